@@ -12,17 +12,22 @@ pytest_plugins = ["ma_fixtures"]
 
 # Overrides pytest-jupyter's fixture of the same name (conftest fixtures win over plugins).
 @pytest.fixture
-def jp_server_config(ma_data_dir: Path, jp_root_dir: Path, ma_config: dict[str, Any]) -> dict:
-    """Server config: our extension enabled and unauthenticated access forbidden."""
-    return {
+def jp_server_config(
+    ma_data_dir: Path, jp_root_dir: Path, ma_config: dict[str, Any]
+) -> dict[str, Any]:
+    """Server config: our extension enabled, unauthenticated access forbidden, plus ma_config.
+
+    ``ma_config`` maps config section names (``MaNotebookApp``, a service class name, ...) to
+    traits; a test module overrides that fixture to configure capabilities.
+    """
+    config: dict[str, Any] = {
         "ServerApp": {
             # terminals are not ours and register an undecorated websocket handler
             "jpserver_extensions": {"ma_notebook": True, "jupyter_server_terminals": False},
             "allow_unauthenticated_access": False,
         },
-        "MaNotebookApp": {
-            "data_dir": str(ma_data_dir),
-            "workspace_dir": str(jp_root_dir),
-            **ma_config,
-        },
+        "MaNotebookApp": {"data_dir": str(ma_data_dir), "workspace_dir": str(jp_root_dir)},
     }
+    for section, traits in ma_config.items():
+        config.setdefault(section, {}).update(traits)
+    return config

@@ -46,7 +46,7 @@ def ma_data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def ma_config() -> dict[str, Any]:
-    """Extra MaNotebookApp configuration a test module can override."""
+    """Extra server config ``{section: {trait: value}}``; override it in a test module."""
     return {}
 
 
