@@ -1,4 +1,5 @@
 import { JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { addFilesPlugin } from './addfiles/plugin';
 import { corePlugin } from './core';
 import { eventsPlugin } from './events';
 
@@ -6,6 +7,10 @@ export * from './tokens';
 export { requestAPI, MaRequestError, watchTask, cancelTask } from './request';
 
 /** Every ma-notebook plugin; one per feature. */
-const plugins: JupyterFrontEndPlugin<any>[] = [corePlugin, eventsPlugin];
+const plugins: JupyterFrontEndPlugin<any>[] = [
+  corePlugin,
+  eventsPlugin,
+  addFilesPlugin
+];
 
 export default plugins;

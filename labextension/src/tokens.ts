@@ -1,9 +1,12 @@
 import { Token } from '@lumino/coreutils';
+import { IDisposable } from '@lumino/disposable';
+import { Widget } from '@lumino/widgets';
 
 /** Command ids of every ma-notebook feature. */
 export namespace CommandIDs {
   export const openEvents = 'ma-notebook:open-events';
   export const refreshEvents = 'ma-notebook:refresh-events';
+  export const addFiles = 'ma-notebook:add-files';
 }
 
 /** What GET /ma-notebook/api/info returns. */
@@ -63,4 +66,37 @@ export interface IMaNotebook {
 export const IMaNotebook = new Token<IMaNotebook>(
   'ma-notebook:core',
   'The ma-notebook core: server info and capability availability.'
+);
+
+/** What a tab of the "Add files to Notebook" dialog is given when it is created. */
+export interface IAddFilesContext {
+  /** The file browser folder the files go to (relative to the server root). */
+  readonly path: string;
+  /** Close the dialog. */
+  close(): void;
+}
+
+/** One source tab of the "Add files to Notebook" dialog (Local, Git, OBS, Remote...). */
+export interface IAddFilesTab {
+  /** Stable id, e.g. `local` or `git`. */
+  id: string;
+  /** Tab label shown to the user (already translated). */
+  label: string;
+  /** Order among tabs; lower comes first. */
+  rank: number;
+  /** Build the tab's content for one opening of the dialog. */
+  create(context: IAddFilesContext): Widget;
+}
+
+/** The "Add files to Notebook" dialog and its tab registry. */
+export interface IAddFilesDialog {
+  /** Register a source tab; dispose the result to remove it. */
+  addTab(tab: IAddFilesTab): IDisposable;
+  /** Open the dialog on a folder (default: the file browser's) and tab (default: first). */
+  open(options?: { path?: string; tab?: string }): Promise<void>;
+}
+
+export const IAddFilesDialog = new Token<IAddFilesDialog>(
+  'ma-notebook:add-files',
+  'The "Add files to Notebook" dialog: a tab per source of files.'
 );
