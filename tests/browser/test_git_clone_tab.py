@@ -1,0 +1,58 @@
+"""The Git tab of "Add files to Notebook": pick a branch, tick a folder, clone, see it."""
+
+from __future__ import annotations
+
+import shutil
+
+
+def test_git_tab_clones_one_folder_of_a_branch_into_the_file_browser(lab_page, lab, git_server):
+    url = f"{git_server.url}/public/sample.git"
+    lab_page.open()
+    page = lab_page.page
+    page.locator('.jp-FileBrowser-toolbar [data-jp-item-name="ma-add-files"] button').click()
+    dialog = page.locator(".ma-AddFilesDialog")
+    dialog.get_by_role("tab", name="Git").click()
+    tab = dialog.locator('.ma-AddFiles-tab[data-tab="git"]')
+    tab.locator(".ma-GitClone-url").fill(url)
+
+    branch = tab.locator("select.ma-GitClone-branch")
+    branch.wait_for()
+    assert branch.input_value() == "main"  # the remote's default branch is preselected
+    branch.select_option("dev")
+    tab.locator(".ma-GitClone-preview").click()
+    docs = tab.locator('li[data-path="docs"]')
+    docs.wait_for()
+    # folders expand to show their files
+    docs.get_by_role("button", name="Expand docs").click()
+    tab.locator('li[data-path="docs/guide.md"]').wait_for()
+    assert tab.locator('li[data-path="dev-notes.txt"]').count() == 1
+    docs.locator("input[type=checkbox]").first.check()
+    assert tab.locator('li[data-path="docs/guide.md"] input').is_disabled()
+
+    tab.locator(".ma-GitClone-clone").click()
+    dialog.wait_for(state="detached", timeout=60000)
+    item = page.locator('.jp-DirListing-item[data-isdir="true"]', has_text="sample")
+    item.wait_for()
+
+    dest = lab.root_dir / "sample"
+    try:
+        files = sorted(
+            str(p.relative_to(dest))
+            for p in dest.rglob("*")
+            if p.is_file() and ".git" not in p.relative_to(dest).parts
+        )
+        assert files == ["docs/api.md", "docs/guide.md"]
+
+        # jupyterlab-git (a dependency) sees the clone: its REST API and its sidebar
+        status, top = lab.request("git/sample/show_top_level", "POST", {})
+        assert status == 200 and top["path"] == str(dest)
+        status, state = lab.request("git/sample/status", "POST", {})
+        assert status == 200 and state["branch"] == "dev"
+        item.dblclick()
+        page.locator('.jp-BreadCrumbs-item[title="sample"]').wait_for()
+        page.locator('.jp-SideBar [data-id="jp-git-sessions"]').click()
+        panel = page.locator("#jp-git-sessions")
+        panel.get_by_text("dev", exact=True).first.wait_for()
+        assert lab_page.our_errors() == []
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
