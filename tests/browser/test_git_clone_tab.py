@@ -56,3 +56,44 @@ def test_git_tab_clones_one_folder_of_a_branch_into_the_file_browser(lab_page, l
         assert lab_page.our_errors() == []
     finally:
         shutil.rmtree(dest, ignore_errors=True)
+
+
+def test_private_repo_asks_for_a_token_and_existing_folder_asks_to_overwrite(
+    lab_page, lab, git_server
+):
+    from fixtures_git import GIT_TOKEN, GIT_USER
+
+    url = f"{git_server.url}/private/sample.git"
+    dest = lab.root_dir / "private-copy"
+    dest.mkdir()
+    (dest / "old.txt").write_text("old")
+    lab_page.open()
+    page = lab_page.page
+    try:
+        # the command resolves when the dialog closes: do not wait for it
+        page.evaluate(
+            "() => { window.jupyterapp.commands.execute('ma-notebook:add-files', {tab: 'git'}); }"
+        )
+        tab = page.locator('.ma-AddFilesDialog .ma-AddFiles-tab[data-tab="git"]')
+        tab.locator(".ma-GitClone-url").fill(url)
+        tab.locator(".ma-GitClone-error", has_text="Authentication required").wait_for()
+        tab.locator(".ma-GitClone-username").fill(GIT_USER)
+        tab.locator(".ma-GitClone-token").fill("wrong-token")
+        tab.locator(".ma-GitClone-signin").click()
+        tab.locator(".ma-GitClone-error", has_text="rejected").wait_for()
+        tab.locator(".ma-GitClone-token").fill(GIT_TOKEN)
+        tab.locator(".ma-GitClone-signin").click()
+        tab.locator("select.ma-GitClone-branch").wait_for()
+        tab.locator(".ma-GitClone-name").fill("private-copy")
+        tab.locator(".ma-GitClone-clone").click()
+        conflict = tab.locator(".ma-GitClone-conflict")
+        conflict.wait_for()
+        assert "already exists" in conflict.inner_text()
+        assert (dest / "old.txt").exists()
+        conflict.get_by_role("button", name="Overwrite").click()
+        page.locator(".ma-AddFilesDialog").wait_for(state="detached", timeout=60000)
+        assert (dest / "README.md").exists() and not (dest / "old.txt").exists()
+        assert GIT_TOKEN not in lab.log_text() and "wrong-token" not in lab.log_text()
+        assert lab_page.our_errors() == []
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
