@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from fixtures_git import GitHTTPServer, _git  # noqa: E402
-from ma_fixtures import LabProcess  # noqa: E402
+from fixtures_git import GitHTTPServer, _git
+from ma_fixtures import LabProcess
 
 
 def make_repo(base: Path, files: int, data_mb: int) -> Path:
