@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -313,3 +315,31 @@ def test_disk_full_and_redaction_are_recognised():
     assert remote.credential is not None and remote.credential.password == "p@ss"
     assert "p@ss" not in repr(remote)
     assert parse_remote("git@gitee.com:owner/repo.git").name == "repo"
+
+
+@pytest.fixture
+def small_disk(jp_root_dir) -> Any:
+    """A 128 KiB tmpfs mounted at <root>/small (needs root; unmounted afterwards)."""
+    if os.getuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small tmpfs needs root; the unit test covers the message")
+    mount = jp_root_dir / "small"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", str(mount)], check=True)
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+async def test_full_disk_is_reported_and_leaves_nothing(api, ma_app, small_disk, public_url):
+    task = await clone(api, ma_app, {"url": public_url, "path": "small"})
+    assert task["state"] == "failed"
+    assert task["error_reason"] == "disk_full", task
+    assert "disk is full" in task["error"]
+    assert list(small_disk.iterdir()) == []
+
+
+async def test_missing_git_is_reported(api, ma_app, public_url):
+    ma_app.services["git"].git_command = "/nonexistent/git"
+    status, data = await api("git/branches", method="POST", body={"url": public_url})
+    assert status == 503 and data["reason"] == "git_missing", data
+    status, info = await api("info")
+    assert info["capabilities"]["git"]["available"] is False

@@ -212,15 +212,25 @@ class GitProcess:
 
     async def run(self) -> int:
         """Run to completion; on cancellation kill the whole process group and re-raise."""
-        self._proc = await asyncio.create_subprocess_exec(
-            *self.args,
-            stdin=asyncio.subprocess.PIPE if self.stdin is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=self.env,
-            cwd=self.cwd,
-            start_new_session=True,
-        )
+        try:
+            self._proc = await asyncio.create_subprocess_exec(
+                *self.args,
+                stdin=asyncio.subprocess.PIPE
+                if self.stdin is not None
+                else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=self.env,
+                cwd=self.cwd,
+                start_new_session=True,
+            )
+        except FileNotFoundError as e:
+            raise TaskError(
+                f"{self.args[0]} is not installed on the notebook server: install git "
+                "(e.g. apt-get install git) or set c.GitService.git_command.",
+                status=503,
+                reason="git_missing",
+            ) from e
         try:
             if self.stdin is not None and self._proc.stdin is not None:
                 self._proc.stdin.write(self.stdin)
