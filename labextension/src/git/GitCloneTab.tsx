@@ -107,6 +107,7 @@ function GitClone(props: IGitCloneOptions): JSX.Element {
   const [task, setTask] = React.useState<ITask | null>(null);
   const [unavailable, setUnavailable] = React.useState<string | null>(null);
   const request = React.useRef(0);
+  const previewRequest = React.useRef(0);
 
   const credentials = () =>
     token ? { username: username || undefined, token } : {};
@@ -137,6 +138,7 @@ function GitClone(props: IGitCloneOptions): JSX.Element {
   const loadBranches = React.useCallback(
     async (target: string) => {
       const id = ++request.current;
+      previewRequest.current++;
       setBranches([]);
       setPreview(null);
       setChecked(new Set());
@@ -184,6 +186,7 @@ function GitClone(props: IGitCloneOptions): JSX.Element {
   }, [url]);
 
   const loadPreview = async () => {
+    const id = ++previewRequest.current;
     setError(null);
     setLoading(trans.__('Loading the file list…'));
     try {
@@ -191,15 +194,28 @@ function GitClone(props: IGitCloneOptions): JSX.Element {
         method: 'POST',
         body: JSON.stringify({ url, branch, ...credentials() })
       });
-      setPreview(data);
-      setChecked(new Set());
-      setExpanded(new Set());
+      if (id === previewRequest.current) {
+        setPreview(data);
+        setChecked(new Set());
+        setExpanded(new Set());
+      }
     } catch (e) {
-      fail(e);
+      if (id === previewRequest.current) {
+        fail(e);
+      }
     } finally {
-      setLoading(null);
+      if (id === previewRequest.current) {
+        setLoading(null);
+      }
     }
   };
+
+  // Show the files of the chosen branch as soon as it is known (contents are not downloaded).
+  React.useEffect(() => {
+    if (branch && branches.some(b => b.name === branch)) {
+      void loadPreview();
+    }
+  }, [branch, branches]);
 
   const follow = async (started: ITask) => {
     setTask(started);
