@@ -22,8 +22,12 @@ def jp_server_config(
     """
     config: dict[str, Any] = {
         "ServerApp": {
-            # terminals are not ours and register an undecorated websocket handler
-            "jpserver_extensions": {"ma_notebook": True, "jupyter_server_terminals": False},
+            # terminals and jupyterlab-git are not ours and register undecorated handlers
+            "jpserver_extensions": {
+                "ma_notebook": True,
+                "jupyter_server_terminals": False,
+                "jupyterlab_git": False,
+            },
             "allow_unauthenticated_access": False,
         },
         "MaNotebookApp": {"data_dir": str(ma_data_dir), "workspace_dir": str(jp_root_dir)},

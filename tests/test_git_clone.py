@@ -343,3 +343,40 @@ async def test_missing_git_is_reported(api, ma_app, public_url):
     assert status == 503 and data["reason"] == "git_missing", data
     status, info = await api("info")
     assert info["capabilities"]["git"]["available"] is False
+
+
+async def test_token_is_in_no_process_arguments_or_files_while_cloning(
+    api, ma_app, jp_root_dir, ma_data_dir, private_url, git_server
+):
+    git_server.throttle = 0.01
+    try:
+        status, task = await api(
+            "git/clone",
+            method="POST",
+            body={"url": private_url, "username": GIT_USER, "token": GIT_TOKEN},
+        )
+        assert status == 202
+        for _ in range(100):
+            status, task = await api(f"tasks/{task['id']}", params={"wait": 5})
+            if task["phase"] == "Receiving objects" or task["state"] != "running":
+                break
+        assert task["phase"] == "Receiving objects", task
+        argv = []
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                argv.append(cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+            except OSError:
+                continue
+        assert any("git" in a and "clone" in a for a in argv)
+        assert not [a for a in argv if GIT_TOKEN in a]
+        written = [
+            p
+            for base in (jp_root_dir, ma_data_dir)
+            for p in base.rglob("*")
+            if p.is_file() and GIT_TOKEN.encode() in p.read_bytes()
+        ]
+        assert written == []
+        await api(f"tasks/{task['id']}", method="DELETE")
+        await ma_app.tasks.join(task["id"], timeout=10)
+    finally:
+        git_server.throttle = 0.0
