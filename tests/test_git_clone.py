@@ -299,6 +299,11 @@ async def test_bad_clone_requests_are_400(api, public_url):
         "git/clone", method="POST", body={"url": public_url, "paths": ["../../etc"]}
     )
     assert status == 400 and "not a path inside the repository" in data["message"]
+    for branch in ("--upload-pack=touch", "a b", "x..y"):
+        status, data = await api(
+            "git/clone", method="POST", body={"url": public_url, "branch": branch}
+        )
+        assert status == 400 and "not a valid branch name" in data["message"], branch
 
 
 def test_disk_full_and_redaction_are_recognised():

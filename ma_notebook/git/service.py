@@ -33,6 +33,7 @@ from .gitcmd import (
 
 TASK_KIND = "git-clone"
 FOLDER_NAME = re.compile(r"^[^/\\\0]+$")
+BRANCH_NAME = re.compile(r"^(?!-)(?!.*\.\.)[^\s~^:?*\[\\\x00-\x1f\x7f]+$")
 
 
 class GitService(Capability):
@@ -189,6 +190,7 @@ class GitService(Capability):
         """The file tree of ``branch`` from a shallow, blobless, no-checkout fetch."""
         if not branch:
             raise TaskError("Pick a branch to preview.")
+        check_branch(branch)
         key_src = "\0".join(
             [
                 remote.url,
@@ -266,6 +268,8 @@ class GitService(Capability):
     ) -> Task:
         """Start a clone task, or raise 409 when the destination exists and overwrite is off."""
         name = (name or "").strip() or remote.name
+        if branch:
+            check_branch(branch)
         dest = self.destination(path, name)
         if (dest.exists() or dest.is_symlink()) and not overwrite:
             raise TaskError(
@@ -400,6 +404,12 @@ class GitService(Capability):
                 path=path,
                 reason=task.error_reason,
             )
+
+
+def check_branch(branch: str) -> None:
+    """400 unless ``branch`` is a plausible branch name (never an option such as ``-x``)."""
+    if not BRANCH_NAME.match(branch):
+        raise TaskError(f"{branch!r} is not a valid branch name.")
 
 
 def _escape_pattern(path: str) -> str:
