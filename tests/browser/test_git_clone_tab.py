@@ -97,3 +97,37 @@ def test_private_repo_asks_for_a_token_and_existing_folder_asks_to_overwrite(
         assert lab_page.our_errors() == []
     finally:
         shutil.rmtree(dest, ignore_errors=True)
+
+
+def test_clone_progress_survives_closing_the_dialog_and_cancel_leaves_nothing(
+    lab_page, lab, git_server
+):
+    url = f"{git_server.url}/public/sample.git"
+    lab_page.open()
+    page = lab_page.page
+    open_git_tab = (
+        "() => { window.jupyterapp.commands.execute('ma-notebook:add-files', {tab: 'git'}); }"
+    )
+    git_server.throttle = 0.05
+    try:
+        page.evaluate(open_git_tab)
+        tab = page.locator('.ma-AddFilesDialog .ma-AddFiles-tab[data-tab="git"]')
+        tab.locator(".ma-GitClone-url").fill(url)
+        tab.locator("select.ma-GitClone-branch").wait_for()
+        tab.locator(".ma-GitClone-name").fill("slow-clone")
+        tab.locator(".ma-GitClone-clone").click()
+        tab.locator(".ma-GitClone-task", has_text="Receiving objects").wait_for()
+        assert tab.locator("progress.ma-GitClone-progress").count() == 1
+
+        # closing the dialog does not stop the clone; reopening shows it again
+        page.locator(".ma-AddFilesDialog").get_by_role("button", name="Close").last.click()
+        page.locator(".ma-AddFilesDialog").wait_for(state="detached")
+        page.evaluate(open_git_tab)
+        tab.locator(".ma-GitClone-task", has_text="Receiving objects").wait_for()
+        tab.locator(".ma-GitClone-cancel").click()
+        tab.locator(".ma-GitClone-task", has_text="nothing was left behind").wait_for()
+        leftovers = [p.name for p in lab.root_dir.iterdir() if "slow-clone" in p.name]
+        assert leftovers == []
+        assert lab_page.our_errors() == []
+    finally:
+        git_server.throttle = 0.0
