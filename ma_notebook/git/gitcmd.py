@@ -177,6 +177,7 @@ def git_env(credential: Credential | None, connect_timeout: int) -> dict[str, st
             "GCM_INTERACTIVE": "never",
             "GIT_SSH_COMMAND": (
                 f"ssh -o BatchMode=yes -o ConnectTimeout={connect_timeout} "
+                "-o ServerAliveInterval=15 -o ServerAliveCountMax=4 "
                 "-o StrictHostKeyChecking=accept-new"
             ),
             "LC_ALL": "C",
