@@ -1,11 +1,16 @@
 import { Dialog } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { DisposableDelegate, IDisposable } from '@lumino/disposable';
-import { TabPanel, Widget } from '@lumino/widgets';
+import { Panel, TabBar, Widget } from '@lumino/widgets';
 import { IAddFilesContext, IAddFilesDialog, IAddFilesTab } from '../tokens';
 
-/** The dialog body: one tab per registered source. */
-class AddFilesBody extends TabPanel {
+/**
+ * The dialog body: a tab bar and one content widget per registered source.
+ *
+ * Plain flow layout (no absolutely positioned Lumino box layout), so the
+ * dialog sizes to its content and nothing is clipped.
+ */
+class AddFilesBody extends Panel {
   constructor(
     tabs: IAddFilesTab[],
     context: IAddFilesContext,
@@ -14,12 +19,15 @@ class AddFilesBody extends TabPanel {
   ) {
     super();
     this.addClass('ma-AddFiles');
-    this.tabBar.addClass('ma-AddFiles-tabs');
+    this._tabBar.addClass('ma-AddFiles-tabs');
+    this._content.addClass('ma-AddFiles-content');
+    this.addWidget(this._tabBar);
+    this.addWidget(this._content);
     if (tabs.length === 0) {
       const empty = new Widget();
       empty.node.textContent = trans.__('No file sources are available.');
       empty.title.label = trans.__('Add files');
-      this.addWidget(empty);
+      this._add(empty);
     }
     for (const tab of tabs) {
       const widget = tab.create(context);
@@ -27,11 +35,28 @@ class AddFilesBody extends TabPanel {
       widget.title.label = tab.label;
       widget.addClass('ma-AddFiles-tab');
       widget.node.dataset.tab = tab.id;
-      this.addWidget(widget);
+      this._add(widget);
     }
     const index = tabs.findIndex(t => t.id === selected);
-    this.currentIndex = index >= 0 ? index : 0;
+    this._tabBar.currentIndex = index >= 0 ? index : 0;
+    this._show();
+    this._tabBar.currentChanged.connect(() => this._show());
   }
+
+  private _add(widget: Widget): void {
+    this._tabBar.addTab(widget.title);
+    this._content.addWidget(widget);
+  }
+
+  private _show(): void {
+    const current = this._tabBar.currentTitle?.owner;
+    for (const widget of this._content.widgets) {
+      widget.setHidden(widget !== current);
+    }
+  }
+
+  private _tabBar = new TabBar<Widget>({ tabsMovable: false });
+  private _content = new Panel();
 }
 
 /** The "Add files to Notebook" dialog with its tab registry. */
