@@ -1,0 +1,254 @@
+"""TensorBoard and MindInsight launched through the API, read through the authenticated proxy."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fixtures_visualization import write_mindinsight_scalars, write_tensorboard_scalars
+from tornado.httpclient import AsyncHTTPClient
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the group is left."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def wait_until(check: Any, timeout: float = 30.0, interval: float = 0.25) -> Any:
+    """Poll an async ``check`` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s; last result {result!r}")
+        await asyncio.sleep(interval)
+
+
+@pytest.fixture
+def proxy(jp_fetch: Any) -> Any:
+    """GET through the visualization proxy: ``await proxy(url, "data/...")`` -> (status, body)."""
+
+    async def get(url: str, path: str = "", **kwargs: Any) -> tuple[int, Any]:
+        parts = [p for p in (url.strip("/") + "/" + path).split("/") if p]
+        resp = await jp_fetch(*parts, raise_error=False, **kwargs)
+        body = resp.body.decode(errors="replace")
+        try:
+            return resp.code, json.loads(body)
+        except ValueError:
+            return resp.code, body
+
+    return get
+
+
+async def test_tensorboard_shows_scalars_through_the_proxy_and_stops(
+    api, proxy, tb_summaries, ma_app, jp_http_port, jp_base_url
+):
+    status, tools = await api("visualization/tools")
+    assert status == 200
+    assert tools["tools"]["tensorboard"]["available"] is True
+
+    # No folder: the default <workspace>/summary, where the writer put its run.
+    status, inst = await api("visualization/instances", "POST", {"tool": "tensorboard"})
+    assert status == 201, inst
+    assert inst["state"] == "running"
+    assert inst["folder"] == str(tb_summaries)
+    assert inst["path"] == "summary"
+    pgid = inst["pid"]
+    assert group_alive(pgid)
+
+    async def tags() -> Any:
+        code, data = await proxy(inst["url"], "data/plugin/scalars/tags")
+        assert code == 200, data
+        return data.get("run1")
+
+    assert "loss" in await wait_until(tags)
+    code, page = await proxy(inst["url"], "index.html")
+    assert code == 200 and "<tb-webapp>" in page
+
+    # The proxy refuses anyone without Jupyter credentials, and never forwards them.
+    url = f"http://127.0.0.1:{jp_http_port}{jp_base_url}{inst['url']}data/plugin/scalars/tags"
+    resp = await AsyncHTTPClient().fetch(url, raise_error=False, follow_redirects=False)
+    assert resp.code in (302, 403), resp.code
+    assert b"loss" not in (resp.body or b"")
+
+    status, listed = await api("visualization/instances", params={"tool": "tensorboard"})
+    assert [i["id"] for i in listed["instances"]] == [inst["id"]]
+
+    status, stopped = await api(f"visualization/instances/{inst['id']}", "DELETE")
+    assert status == 200 and stopped["state"] == "stopped"
+    assert not group_alive(pgid)
+    code, _ = await proxy(inst["url"], "data/plugin/scalars/tags")
+    assert code == 404
+    status, _ = await api(f"visualization/instances/{inst['id']}", "DELETE")
+    assert status == 404
+
+    status, events = await api("events")
+    types = [e["type"] for e in events["events"]]
+    assert "VisualizationStarted" in types and "VisualizationStopped" in types
+
+
+async def test_same_folder_reuses_and_two_folders_run_side_by_side(
+    api, proxy, tb_summaries, jp_root_dir
+):
+    other = write_tensorboard_scalars(jp_root_dir / "exp2" / "runB", tag="accuracy").parent
+    first, second = await asyncio.gather(
+        api("visualization/instances", "POST", {"tool": "tensorboard", "folder": "summary"}),
+        api("visualization/instances", "POST", {"tool": "tensorboard", "folder": "exp2"}),
+    )
+    assert first[0] == 201 and second[0] == 201, (first, second)
+    a, b = first[1], second[1]
+    assert a["id"] != b["id"] and a["folder"] != b["folder"]
+    assert b["folder"] == str(other)
+
+    status, again = await api(
+        "visualization/instances", "POST", {"tool": "tensorboard", "folder": str(tb_summaries)}
+    )
+    assert status == 200 and again["id"] == a["id"]
+
+    async def tags_of(inst: dict[str, Any], run: str) -> Any:
+        code, data = await proxy(inst["url"], "data/plugin/scalars/tags")
+        return code == 200 and data.get(run)
+
+    assert "accuracy" in await wait_until(lambda: tags_of(b, "runB"))
+    assert "loss" in await wait_until(lambda: tags_of(a, "run1"))
+
+    # A crash shows as exited with the tool's last lines, and is reported as an event.
+    os.killpg(b["pid"], signal.SIGKILL)
+
+    async def exited() -> Any:
+        _, data = await api(f"visualization/instances/{b['id']}")
+        return data if data["state"] == "exited" else None
+
+    crashed = await wait_until(exited, timeout=10)
+    assert crashed["exit_code"] == -signal.SIGKILL
+    assert any("TensorBoard" in line for line in crashed["log_tail"]), crashed["log_tail"]
+    _, events = await api("events", params={"type": "VisualizationFailed"})
+    assert any(e["details"].get("instance") == b["id"] for e in events["events"])
+
+    status, data = await api("visualization/instances", "DELETE", params={"tool": "tensorboard"})
+    assert status == 200 and sorted(data["stopped"]) == sorted([a["id"], b["id"]])
+    assert not group_alive(a["pid"])
+    _, listed = await api("visualization/instances")
+    assert listed["instances"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"tool": "tensorboard", "folder": "no/such/folder"}, "does not exist"),
+        ({"tool": "tensorboard", "folder": "notes.txt"}, "is a file"),
+        ({"tool": "paint", "folder": ""}, "Unknown visualization tool"),
+        ({"folder": "summary"}, "'tool' is required"),
+        ({"tool": "tensorboard", "logdir": "x"}, "Unknown field"),
+    ],
+)
+async def test_bad_launch_requests_get_400_with_what_to_do(api, jp_root_dir, body, expected):
+    (jp_root_dir / "notes.txt").write_text("not a folder")
+    status, data = await api("visualization/instances", "POST", body)
+    assert status == 400, data
+    assert expected in data["message"]
+    _, listed = await api("visualization/instances")
+    assert listed["instances"] == []
+
+
+async def test_missing_tool_names_the_install_command(api, ma_app, tmp_path):
+    service = ma_app.services["visualization"]
+    service.tensorboard_executable = str(tmp_path / "nowhere" / "tensorboard")
+    status, data = await api("visualization/instances", "POST", {"tool": "tensorboard"})
+    assert status == 409
+    assert "pip install 'tensorboard'" in data["message"]
+    assert data["reason"] == "tool-missing"
+    _, tools = await api("visualization/tools")
+    assert tools["tools"]["tensorboard"]["available"] is False
+
+
+async def test_start_failures_report_the_tools_output(api, ma_app, tb_summaries):
+    service = ma_app.services["visualization"]
+    service.tensorboard_args = ["--no_such_flag"]
+    status, data = await api("visualization/instances", "POST", {"tool": "tensorboard"})
+    assert status == 502, data
+    assert "exited while starting" in data["message"]
+    assert "no_such_flag" in data["message"]  # TensorBoard's own usage error
+
+    service.tensorboard_args = []
+    service.start_timeout = 0.2
+    status, data = await api("visualization/instances", "POST", {"tool": "tensorboard"})
+    assert status == 504, data
+    assert "did not answer within 0.2 s" in data["message"]
+    _, listed = await api("visualization/instances")
+    assert [i["state"] for i in listed["instances"]] == ["exited"]
+    assert not group_alive(listed["instances"][0]["pid"])
+
+
+async def test_launcher_suggests_the_current_folder_only_when_it_holds_summaries(
+    api, tb_summaries, jp_root_dir
+):
+    (jp_root_dir / "empty").mkdir()
+    status, data = await api(
+        "visualization/suggest", params={"tool": "tensorboard", "cwd": "summary/run1"}
+    )
+    assert status == 200 and data["path"] == "summary/run1" and data["has_summaries"]
+    _, data = await api("visualization/suggest", params={"tool": "tensorboard", "cwd": "empty"})
+    assert data["path"] == "summary" and data["has_summaries"]
+    _, data = await api("visualization/suggest", params={"tool": "mindinsight", "cwd": "empty"})
+    assert data["path"] == "summary" and not data["has_summaries"]
+
+
+async def test_mindinsight_in_its_own_venv_lists_the_summary_folder(
+    api, proxy, ma_app, mindinsight_env, jp_root_dir
+):
+    service = ma_app.services["visualization"]
+    service.search_environments = [str(mindinsight_env)]
+    write_mindinsight_scalars(mindinsight_env, jp_root_dir / "ms_summary" / "lenet")
+
+    status, tools = await api("visualization/tools")
+    assert tools["tools"]["mindinsight"]["environment"].startswith("a configured environment")
+    status, inst = await api(
+        "visualization/instances", "POST", {"tool": "mindinsight", "folder": "ms_summary"}
+    )
+    assert status == 201, inst
+    api_root = "v1/mindinsight/datavisual"
+
+    async def jobs() -> Any:
+        code, data = await proxy(inst["url"], f"{api_root}/train-jobs")
+        assert code == 200, data
+        return data["train_jobs"]
+
+    listed = await wait_until(jobs)
+    assert [j["train_id"] for j in listed] == ["./lenet"]
+
+    async def scalar_tags() -> Any:
+        code, data = await proxy(inst["url"], f"{api_root}/plugins?train_id=./lenet")
+        return code == 200 and data["plugins"]["scalar"]
+
+    assert await wait_until(scalar_tags) == ["loss/scalar"]  # MindInsight adds the plugin
+
+    pgid = inst["pid"]
+    status, _ = await api(f"visualization/instances/{inst['id']}", "DELETE")
+    assert status == 200
+    assert not group_alive(pgid)
+
+
+def test_instances_stop_with_the_server(lab_factory, tmp_path: Path):
+    lab = lab_factory(home=tmp_path, app="server")
+    write_tensorboard_scalars(lab.root_dir / "summary" / "run1")
+    status, inst = lab.request(
+        "ma-notebook/api/visualization/instances", "POST", {"tool": "tensorboard"}
+    )
+    assert status == 201, inst
+    assert group_alive(inst["pid"])
+    lab.stop()
+    assert not group_alive(inst["pid"])
+    assert "stopping 1 instance" in lab.log_text()
