@@ -4,6 +4,12 @@ import { Token } from '@lumino/coreutils';
 export namespace CommandIDs {
   export const openEvents = 'ma-notebook:open-events';
   export const refreshEvents = 'ma-notebook:refresh-events';
+  export const openTensorBoard = 'ma-notebook:open-tensorboard';
+  export const openMindInsight = 'ma-notebook:open-mindinsight';
+  export const openFolderInTensorBoard =
+    'ma-notebook:open-folder-in-tensorboard';
+  export const openFolderInMindInsight =
+    'ma-notebook:open-folder-in-mindinsight';
 }
 
 /** What GET /ma-notebook/api/info returns. */
