@@ -12,7 +12,10 @@ from typing import Any
 
 import pytest
 from fixtures_visualization import write_mindinsight_scalars, write_tensorboard_scalars
-from tornado.httpclient import AsyncHTTPClient
+from tornado import web, websocket
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+
+from ma_notebook.visualization.tools import TOOLS
 
 
 def group_alive(pgid: int) -> bool:
@@ -144,6 +147,69 @@ async def test_same_folder_reuses_and_two_folders_run_side_by_side(
     assert listed["instances"] == []
 
 
+async def test_proxy_carries_websockets_and_streams_only_for_logged_in_users(
+    ma_app, jp_fetch, jp_http_port, jp_base_url, jp_auth_header, tmp_path
+):
+    # A loopback peer with a websocket and a server-sent-events endpoint stands in for a
+    # tool's live channels (TensorBoard and MindInsight poll over plain HTTP).
+    service = ma_app.services["visualization"]
+    inst = service._new_instance(TOOLS["tensorboard"], str(tmp_path), "peer")
+    first_event_seen = asyncio.Event()
+
+    class Echo(websocket.WebSocketHandler):
+        def on_message(self, message: Any) -> None:
+            self.write_message(f"echo:{message}")
+
+    class Stream(web.RequestHandler):
+        async def get(self) -> None:
+            self.set_header("Content-Type", "text/event-stream")
+            self.write("data: first\n\n")
+            await self.flush()
+            try:  # only a streaming proxy lets the client see "first" before we finish
+                await asyncio.wait_for(first_event_seen.wait(), 10)
+                self.write("data: second\n\n")
+            except asyncio.TimeoutError:
+                self.write("data: buffered\n\n")
+
+    peer = web.Application([(r".*/ws", Echo), (r".*/events", Stream)]).listen(
+        inst.port, "127.0.0.1"
+    )
+    inst.state = "running"
+    inst.ready.set()
+    service.instances[inst.id] = inst
+    try:
+        base = f"127.0.0.1:{jp_http_port}{jp_base_url}{inst.proxy_base}"
+        conn = await websocket.websocket_connect(
+            HTTPRequest(f"ws://{base}/ws", headers=jp_auth_header)
+        )
+        await conn.write_message("hello")
+        assert await conn.read_message() == "echo:hello"
+        conn.close()
+        with pytest.raises(HTTPClientError) as refused:
+            await websocket.websocket_connect(f"ws://{base}/ws")
+        assert refused.value.code in (302, 403)
+
+        chunks: list[bytes] = []
+
+        def on_chunk(chunk: bytes) -> None:
+            chunks.append(chunk)
+            if b"first" in b"".join(chunks):
+                first_event_seen.set()
+
+        headers = {**jp_auth_header, "Accept": "text/event-stream"}
+        request = HTTPRequest(
+            f"http://{base}/events",
+            headers=headers,
+            streaming_callback=on_chunk,
+            request_timeout=30,
+        )
+        await AsyncHTTPClient().fetch(request)
+        assert b"".join(chunks) == b"data: first\n\ndata: second\n\n"
+    finally:
+        peer.stop()
+        service.instances.pop(inst.id, None)
+
+
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
@@ -252,3 +318,19 @@ def test_instances_stop_with_the_server(lab_factory, tmp_path: Path):
     lab.stop()
     assert not group_alive(inst["pid"])
     assert "stopping 1 instance" in lab.log_text()
+
+
+def test_instances_die_with_a_killed_server(lab_factory, tmp_path: Path):
+    lab = lab_factory(home=tmp_path, app="server")
+    write_tensorboard_scalars(lab.root_dir / "summary" / "run1")
+    status, inst = lab.request(
+        "ma-notebook/api/visualization/instances", "POST", {"tool": "tensorboard"}
+    )
+    assert status == 201, inst
+    assert lab.proc is not None
+    lab.proc.kill()  # no chance to stop anything
+    lab.proc.wait(10)
+    deadline = time.monotonic() + 15
+    while group_alive(inst["pid"]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not group_alive(inst["pid"])

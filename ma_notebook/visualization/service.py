@@ -473,6 +473,11 @@ class VisualizationService(Capability):
 
     async def _spawn(self, instance: Instance) -> None:
         cmd, env = self._command(instance)
+        setpriv = shutil.which("setpriv")
+        if setpriv:
+            # The tool gets its stop signal if the server dies without stopping it (SIGKILL).
+            signame = instance.tool.stop_signal_name.removeprefix("SIG")
+            cmd = [setpriv, "--pdeathsig", signame, "--", *cmd]
         with instance.log_path.open("ab") as log:
             instance.process = await asyncio.create_subprocess_exec(
                 *cmd,
