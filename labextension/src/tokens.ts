@@ -10,6 +10,7 @@ export namespace CommandIDs {
     'ma-notebook:open-folder-in-tensorboard';
   export const openFolderInMindInsight =
     'ma-notebook:open-folder-in-mindinsight';
+  export const openVisualization = 'ma-notebook:open-visualization';
 }
 
 /** What GET /ma-notebook/api/info returns. */

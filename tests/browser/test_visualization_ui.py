@@ -18,7 +18,9 @@ def test_tensorboard_tile_opens_a_tab_listed_in_running_until_shut_down(lab_page
         "() => window.jupyterapp.isPluginActivated('ma-notebook:visualization')", timeout=30000
     )
     lab_page.execute("launcher:create")
-    page.locator('.jp-LauncherCard[data-category="Other"]', has_text="TensorBoard").click()
+    tile = page.locator('.jp-LauncherCard[data-category="Other"]', has_text="TensorBoard")
+    assert tile.locator(".jp-LauncherCard-label").inner_text().strip() == "TensorBoard"
+    tile.click()
 
     dialog = page.locator(".jp-Dialog")
     field = dialog.locator("input")
@@ -35,6 +37,14 @@ def test_tensorboard_tile_opens_a_tab_listed_in_running_until_shut_down(lab_page
     assert status == 200 and len(data["instances"]) == 1
     instance = data["instances"][0]
     assert instance["state"] == "running" and instance["path"] == "summary"
+
+    # A closed tab comes back for the running instance (what layout restoration does).
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="TensorBoard: summary").locator(
+        ".lm-TabBar-tabCloseIcon"
+    ).click()
+    tab.wait_for(state="detached")
+    lab_page.execute("ma-notebook:open-visualization", {"id": instance["id"]})
+    frame.get_by_text("browser_loss").first.wait_for(timeout=60000)
 
     # The folder's context menu reuses the running instance and its tab.
     lab_page.execute("filebrowser:activate")

@@ -1,4 +1,5 @@
 import {
+  ILayoutRestorer,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
@@ -134,6 +135,7 @@ export const visualizationPlugin: JupyterFrontEndPlugin<void> = {
   autoStart: true,
   requires: [IMaNotebook],
   optional: [
+    ILayoutRestorer,
     ILauncher,
     IDefaultFileBrowser,
     IRunningSessionManagers,
@@ -144,6 +146,7 @@ export const visualizationPlugin: JupyterFrontEndPlugin<void> = {
   activate: async (
     app: JupyterFrontEnd,
     core: IMaNotebook,
+    restorer: ILayoutRestorer | null,
     launcher: ILauncher | null,
     browser: IDefaultFileBrowser | null,
     running: IRunningSessionManagers | null,
@@ -315,7 +318,8 @@ export const visualizationPlugin: JupyterFrontEndPlugin<void> = {
       launcher?.add({
         command: spec.open,
         category: trans.__('Other'),
-        rank: spec.rank
+        rank: spec.rank,
+        args: { isLauncher: true }
       });
       palette?.addItem({
         command: spec.open,
@@ -401,6 +405,23 @@ export const visualizationPlugin: JupyterFrontEndPlugin<void> = {
         });
       }
     }
+
+    app.commands.addCommand(CommandIDs.openVisualization, {
+      label: trans.__('Open a Running TensorBoard or MindInsight'),
+      execute: async args => {
+        const id = String(args.id ?? '');
+        await model.refresh().catch(() => undefined);
+        const instance = model.instances.find(i => i.id === id);
+        return instance && instance.state === 'running'
+          ? openTab(instance)
+          : null;
+      }
+    });
+    void restorer?.restore(tracker, {
+      command: CommandIDs.openVisualization,
+      args: tab => ({ id: tab.instance.id }),
+      name: tab => tab.instance.id
+    });
 
     let refreshSeconds = 10;
     model.interval = refreshSeconds;
