@@ -205,6 +205,26 @@ async def test_proxy_carries_websockets_and_streams_only_for_logged_in_users(
         )
         await AsyncHTTPClient().fetch(request)
         assert b"".join(chunks) == b"data: first\n\ndata: second\n\n"
+
+        # Tools do not check Jupyter's XSRF token: cross-site writes with the browser's login
+        # cookie stop at the proxy, same-origin ones pass.
+        token = jp_auth_header["Authorization"].split()[-1]
+        login = await AsyncHTTPClient().fetch(
+            f"http://127.0.0.1:{jp_http_port}{jp_base_url}api/status?token={token}"
+        )
+        cookie = "; ".join(c.split(";")[0] for c in login.headers.get_list("Set-Cookie"))
+        assert cookie
+        same_origin = f"http://127.0.0.1:{jp_http_port}"
+        # 405 comes from the peer (its stream has no POST): the request went through.
+        for origin, expected in (("http://evil.example", 403), (same_origin, 405)):
+            forged = HTTPRequest(
+                f"http://{base}/events",
+                method="POST",
+                body=b"x=1",
+                headers={"Cookie": cookie, "Origin": origin},
+            )
+            response = await AsyncHTTPClient().fetch(forged, raise_error=False)
+            assert response.code == expected, (origin, response.code)
     finally:
         peer.stop()
         service.instances.pop(inst.id, None)

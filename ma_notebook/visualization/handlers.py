@@ -15,6 +15,7 @@ from .tools import TOOLS
 
 #: Request headers that carry the user's Jupyter credentials; tools never see them.
 CREDENTIAL_HEADERS = ("Authorization", "Cookie", "X-Xsrftoken", "X-Xsrf-Token")
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 class _VisualizationHandler(MaAPIHandler):
@@ -142,6 +143,10 @@ class VisualizationProxyHandler(ExtensionHandlerMixin, LocalProxyHandler):
 
     async def _forward(self, tool: str, instance_id: str, path: str) -> Any:
         service, instance = self._target(tool, instance_id)
+        if self.request.method not in SAFE_METHODS and not self.check_origin():
+            # The tools know nothing of Jupyter's XSRF token, so cross-site writes are refused
+            # by origin (Jupyter's allow_origin settings apply).
+            raise web.HTTPError(403, "Cross-origin requests to visualizations are refused.")
         try:
             await service.wait_ready(instance)
         except VisualizationError as e:
