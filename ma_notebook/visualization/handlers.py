@@ -125,10 +125,11 @@ class VisualizationProxyHandler(ExtensionHandlerMixin, LocalProxyHandler):
     auth_resource = AUTH_RESOURCE
 
     async def prepare(self, *args: Any, **kwargs: Any) -> None:
-        """Jupyter's own authentication (login redirect or 403), applied once."""
+        """Jupyter's own authentication, applied once: 403 without a login."""
         # jupyter-server-proxy's prepare() authenticates a second time, which fails with
-        # "Cannot redirect after headers have been written" when Jupyter already redirected.
-        await super(ProxyHandler, self).prepare(*args, **kwargs)
+        # "Cannot redirect after headers have been written" when Jupyter already redirected;
+        # and a login page inside the tab's iframe helps nobody.
+        await super(ProxyHandler, self).prepare(_redirect_to_login=False)
         if not self._finished and not self.current_user:
             raise web.HTTPError(403, "Log in to JupyterLab to open visualizations.")
 
@@ -205,15 +206,13 @@ class VisualizationProxyHandler(ExtensionHandlerMixin, LocalProxyHandler):
         return await self._forward(tool, instance_id, path)
 
 
-_TOOL = "(" + "|".join(TOOLS) + ")"
-
 default_handlers = [
     (api_path("visualization", "tools"), ToolsHandler),
     (api_path("visualization", "suggest"), SuggestHandler),
     (api_path("visualization", "instances"), InstancesHandler),
-    (api_path("visualization", "instances", r"([0-9a-f]+)"), InstanceHandler),
+    (api_path("visualization", "instances", r"(?P<instance_id>[^/]+)"), InstanceHandler),
     (
-        "/" + PROXY_PREFIX + "/" + _TOOL + r"/([0-9a-f]+)(/.*|)",
+        "/" + PROXY_PREFIX + r"/(?P<tool>[^/]+)/(?P<instance_id>[^/]+)(?P<path>/.*|)",
         VisualizationProxyHandler,
         {"absolute_url": True},
     ),

@@ -473,21 +473,30 @@ class VisualizationService(Capability):
 
     async def _spawn(self, instance: Instance) -> None:
         cmd, env = self._command(instance)
+        program = cmd[0]
         setpriv = shutil.which("setpriv")
         if setpriv:
             # The tool gets its stop signal if the server dies without stopping it (SIGKILL).
             signame = instance.tool.stop_signal_name.removeprefix("SIG")
             cmd = [setpriv, "--pdeathsig", signame, "--", *cmd]
         with instance.log_path.open("ab") as log:
-            instance.process = await asyncio.create_subprocess_exec(
-                *cmd,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-                env=env,
-                cwd=str(instance.home),
-                start_new_session=True,
-            )
+            try:
+                instance.process = await asyncio.create_subprocess_exec(
+                    *cmd,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=asyncio.subprocess.STDOUT,
+                    env=env,
+                    cwd=str(instance.home),
+                    start_new_session=True,
+                )
+            except OSError as e:
+                raise VisualizationError(
+                    f"Cannot run {instance.tool.title} ({program}): {e}. "
+                    f"Reinstall it: {instance.tool.install_hint(sys.executable)}",
+                    status=409,
+                    reason="tool-missing",
+                ) from e
         instance.monitor = asyncio.create_task(self._supervise(instance))
 
     async def _supervise(self, instance: Instance) -> None:
