@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import os
 import shutil
@@ -34,6 +35,7 @@ from .tools import (
 #: Where instances are served, below the server's base URL.
 PROXY_PREFIX = "ma-notebook/visualization"
 LOG_TAIL_LINES = 30
+OUTPUT_LINES = 400
 
 
 class VisualizationError(Exception):
@@ -68,10 +70,10 @@ class Instance:
     monitor: asyncio.Task[None] | None = None
     stopping: bool = False
 
-    @property
-    def log_path(self) -> Path:
-        """The tool's combined stdout and stderr."""
-        return self.home / "output.log"
+    output: collections.deque[str] = field(
+        default_factory=lambda: collections.deque(maxlen=OUTPUT_LINES)
+    )
+    reader: asyncio.Task[None] | None = None
 
     @property
     def pid(self) -> int | None:
@@ -80,14 +82,17 @@ class Instance:
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> list[str]:
         """The last lines the tool printed."""
-        try:
-            with self.log_path.open("rb") as f:
-                f.seek(0, os.SEEK_END)
-                f.seek(max(0, f.tell() - 64 * 1024))
-                text = f.read().decode(errors="replace")
-        except OSError:
-            return []
-        return [line for line in text.splitlines() if line.strip()][-lines:]
+        return [line for line in self.output if line.strip()][-lines:]
+
+    async def read_output(self, stream: asyncio.StreamReader) -> None:
+        """Keep the tool's last output lines (stdout and stderr) in memory, never on disk."""
+        partial = b""
+        while chunk := await stream.read(65536):
+            *complete, partial = (partial + chunk).split(b"\n")
+            self.output.extend(line.decode(errors="replace").rstrip() for line in complete)
+            partial = partial[-4096:]
+        if partial:
+            self.output.append(partial.decode(errors="replace").rstrip())
 
     def to_json(self, root_dir: str) -> dict[str, Any]:
         """The instance as the REST API returns it."""
@@ -479,24 +484,25 @@ class VisualizationService(Capability):
             # The tool gets its stop signal if the server dies without stopping it (SIGKILL).
             signame = instance.tool.stop_signal_name.removeprefix("SIG")
             cmd = [setpriv, "--pdeathsig", signame, "--", *cmd]
-        with instance.log_path.open("ab") as log:
-            try:
-                instance.process = await asyncio.create_subprocess_exec(
-                    *cmd,
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=asyncio.subprocess.STDOUT,
-                    env=env,
-                    cwd=str(instance.home),
-                    start_new_session=True,
-                )
-            except OSError as e:
-                raise VisualizationError(
-                    f"Cannot run {instance.tool.title} ({program}): {e}. "
-                    f"Reinstall it: {instance.tool.install_hint(sys.executable)}",
-                    status=409,
-                    reason="tool-missing",
-                ) from e
+        try:
+            instance.process = await asyncio.create_subprocess_exec(
+                *cmd,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                env=env,
+                cwd=str(instance.home),
+                start_new_session=True,
+            )
+        except OSError as e:
+            raise VisualizationError(
+                f"Cannot run {instance.tool.title} ({program}): {e}. "
+                f"Reinstall it: {instance.tool.install_hint(sys.executable)}",
+                status=409,
+                reason="tool-missing",
+            ) from e
+        assert instance.process.stdout is not None
+        instance.reader = asyncio.create_task(instance.read_output(instance.process.stdout))
         instance.monitor = asyncio.create_task(self._supervise(instance))
 
     async def _supervise(self, instance: Instance) -> None:
@@ -514,6 +520,7 @@ class VisualizationService(Capability):
                     break
                 if time.monotonic() > deadline:
                     await self._terminate(instance, waiter)
+                    await self._drain(instance)
                     self._fail(
                         instance,
                         f"{instance.tool.title} did not answer within {self.start_timeout:g} s "
@@ -537,6 +544,7 @@ class VisualizationService(Capability):
             instance.exit_code = code
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)  # leftovers of the group
+            await self._drain(instance)
             if instance.stopping:
                 return
             verb = "exited while starting" if instance.state == "starting" else "exited"
@@ -544,6 +552,12 @@ class VisualizationService(Capability):
         except asyncio.CancelledError:
             await self._terminate(instance, waiter)
             raise
+
+    async def _drain(self, instance: Instance) -> None:
+        """Let the output reader take in the tool's last lines (it ends when the pipe closes)."""
+        if instance.reader is not None:
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(instance.reader), 2)
 
     def _mark_running(self, instance: Instance) -> None:
         instance.state = "running"
@@ -628,6 +642,8 @@ class VisualizationService(Capability):
             instance.monitor.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await instance.monitor
+        if instance.reader is not None and not instance.reader.done():
+            instance.reader.cancel()
         instance.state = "stopped"
         instance.ready.set()
         self._forget(instance)
