@@ -292,6 +292,34 @@ async def test_launcher_suggests_the_current_folder_only_when_it_holds_summaries
     assert data["path"] == "summary" and not data["has_summaries"]
 
 
+async def test_mindinsight_is_found_in_a_kernels_or_conda_environment(
+    api, mindinsight_env, jp_data_dir, jp_home_dir
+):
+    async def mindinsight() -> dict[str, Any]:
+        status, tools = await api("visualization/tools")
+        assert status == 200
+        return tools["tools"]["mindinsight"]  # type: ignore[no-any-return]
+
+    missing = await mindinsight()
+    assert missing["available"] is False
+    assert "pip install 'mindinsight==2.3.1'" in missing["reason"]
+    assert "own environment" in missing["reason"]
+
+    spec = jp_data_dir / "kernels" / "mindspore"
+    spec.mkdir(parents=True)
+    argv = [str(mindinsight_env / "bin" / "python"), "-m", "ipykernel", "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "MindSpore"}))
+    found = await mindinsight()
+    assert found["executable"] == str(mindinsight_env / "bin" / "mindinsight")
+    assert found["environment"].startswith("a kernel's environment")
+
+    (spec / "kernel.json").unlink()
+    (jp_home_dir / ".conda").mkdir()
+    (jp_home_dir / ".conda" / "environments.txt").write_text(f"{mindinsight_env}\n")
+    found = await mindinsight()
+    assert found["environment"].startswith("a conda environment")
+
+
 async def test_mindinsight_in_its_own_venv_lists_the_summary_folder(
     api, proxy, ma_app, mindinsight_env, jp_root_dir
 ):
