@@ -292,6 +292,19 @@ async def test_launcher_suggests_the_current_folder_only_when_it_holds_summaries
     assert data["path"] == "summary" and not data["has_summaries"]
 
 
+async def test_the_proposed_default_folder_is_made_when_missing(api, ma_app, jp_root_dir):
+    ma_app.services["visualization"].tensorboard_executable = "/nonexistent/tensorboard"
+    _, data = await api("visualization/suggest", params={"tool": "tensorboard", "cwd": ""})
+    assert data["path"] == "summary" and not (jp_root_dir / "summary").exists()
+    status, _ = await api("visualization/instances", "POST", {"tool": "tensorboard", "folder": "x"})
+    assert status == 400
+    status, _ = await api(
+        "visualization/instances", "POST", {"tool": "tensorboard", "folder": "summary"}
+    )
+    assert status == 409  # past the folder check: the folder now exists, the tool does not
+    assert (jp_root_dir / "summary").is_dir()
+
+
 async def test_mindinsight_is_found_in_a_kernels_or_conda_environment(
     api, mindinsight_env, jp_data_dir, jp_home_dir
 ):

@@ -310,6 +310,8 @@ class VisualizationService(Capability):
         expanded = Path(os.path.expanduser(raw))
         path = expanded if expanded.is_absolute() else Path(self.root_dir) / expanded
         path = path.resolve()
+        if not path.exists() and create_default and path == Path(self.default_folder).resolve():
+            path.mkdir(parents=True, exist_ok=True)  # the proposed default, accepted as is
         if not path.exists():
             raise VisualizationError(
                 f"The folder {raw!r} does not exist ({path}). Pick the folder your training "
