@@ -96,17 +96,12 @@ class Instance:
 
     def to_json(self, root_dir: str) -> dict[str, Any]:
         """The instance as the REST API returns it."""
-        try:
-            relative = os.path.relpath(self.folder, root_dir)
-        except ValueError:
-            relative = self.folder
-        path = "" if relative == "." else relative
         data: dict[str, Any] = {
             "id": self.id,
             "tool": self.tool.name,
             "title": self.tool.title,
             "folder": self.folder,
-            "path": path if not path.startswith("..") else None,
+            "path": relative_path(self.folder, root_dir),
             "url": self.proxy_base + "/",
             "state": self.state,
             "started": self.started,
@@ -119,6 +114,14 @@ class Instance:
         if self.state == "exited":
             data["log_tail"] = self.log_tail()
         return data
+
+
+def relative_path(folder: str, root_dir: str) -> str | None:
+    """``folder`` relative to the file browser's root ('' for the root), None when outside."""
+    relative = os.path.relpath(folder, root_dir)
+    if relative == ".." or relative.startswith("../"):
+        return None
+    return "" if relative == "." else relative
 
 
 def _free_port() -> int:
@@ -359,11 +362,10 @@ class VisualizationService(Capability):
         return self._folder_json(default, found)
 
     def _folder_json(self, folder: str, has_summaries: bool) -> dict[str, Any]:
-        relative = os.path.relpath(folder, self.root_dir)
-        inside = not relative.startswith("..")
+        relative = relative_path(folder, self.root_dir)
         return {
             "folder": folder,
-            "path": ("" if relative == "." else relative) if inside else folder,
+            "path": folder if relative is None else relative,
             "has_summaries": has_summaries,
         }
 
