@@ -278,6 +278,27 @@ async def test_start_failures_report_the_tools_output(api, ma_app, tb_summaries)
     assert not group_alive(listed["instances"][0]["pid"])
 
 
+async def test_shutting_down_a_starting_instance_and_the_instance_limit(api, ma_app, tb_summaries):
+    service = ma_app.services["visualization"]
+    starting = asyncio.ensure_future(
+        api("visualization/instances", "POST", {"tool": "tensorboard"})
+    )
+
+    async def listed() -> Any:
+        _, data = await api("visualization/instances")
+        return data["instances"]
+
+    (inst,) = await wait_until(listed, timeout=10, interval=0.05)
+    await api(f"visualization/instances/{inst['id']}", "DELETE")
+    status, data = await starting
+    assert status == 409 and "shut down before it answered" in data["message"]
+    assert not group_alive(inst["pid"])
+
+    service.max_instances = 0
+    status, data = await api("visualization/instances", "POST", {"tool": "tensorboard"})
+    assert status == 409 and "Shut one down first" in data["message"]
+
+
 async def test_launcher_suggests_the_current_folder_only_when_it_holds_summaries(
     api, tb_summaries, jp_root_dir
 ):

@@ -597,6 +597,12 @@ class VisualizationService(Capability):
     async def wait_ready(self, instance: Instance) -> None:
         """Wait until the instance answers; raise VisualizationError with its output if it died."""
         await instance.ready.wait()
+        if instance.state in ("stopping", "stopped"):
+            raise VisualizationError(
+                f"{instance.tool.title} on {instance.folder} was shut down before it answered.",
+                status=409,
+                reason="shut-down",
+            )
         if instance.state != "running":
             tail = "\n".join(instance.log_tail(15)) or "(no output)"
             timeout = "did not answer" in instance.message
