@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server_proxy.handlers import LocalProxyHandler, ProxyHandler
 from tornado import web
@@ -16,6 +18,7 @@ from .tools import TOOLS
 #: Request headers that carry the user's Jupyter credentials; tools never see them.
 CREDENTIAL_HEADERS = ("Authorization", "Cookie", "X-Xsrftoken", "X-Xsrf-Token")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+_PREPARE_REDIRECTS = "_redirect_to_login" in inspect.signature(JupyterHandler.prepare).parameters
 
 
 class _VisualizationHandler(MaAPIHandler):
@@ -129,7 +132,10 @@ class VisualizationProxyHandler(ExtensionHandlerMixin, LocalProxyHandler):
         # jupyter-server-proxy's prepare() authenticates a second time, which fails with
         # "Cannot redirect after headers have been written" when Jupyter already redirected;
         # and a login page inside the tab's iframe helps nobody.
-        await super(ProxyHandler, self).prepare(_redirect_to_login=False)
+        if _PREPARE_REDIRECTS:
+            await super(ProxyHandler, self).prepare(_redirect_to_login=False)
+        else:  # jupyter_server < 2.13 never redirects here
+            await super(ProxyHandler, self).prepare()
         if not self._finished and not self.current_user:
             raise web.HTTPError(403, "Log in to JupyterLab to open visualizations.")
 
