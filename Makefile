@@ -62,4 +62,4 @@ test-python: system-deps frontend
 test: system-deps lint test-python
 
 clean:
-	rm -rf $(VENV) lib ma_notebook/labextension node_modules dist build run .pytest_cache
+	rm -rf $(VENV) .venv-mindinsight lib ma_notebook/labextension node_modules dist build run .pytest_cache

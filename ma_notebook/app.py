@@ -22,6 +22,7 @@ from .tasks import handlers as tasks_handlers
 #: Capability packages; each exposes ``CAPABILITY`` and ``handlers.default_handlers``.
 CAPABILITY_PACKAGES: list[str] = [
     "ma_notebook.git",
+    "ma_notebook.visualization",
 ]
 
 DEFAULT_WORKSPACE = "/home/ma-user/work"

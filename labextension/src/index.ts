@@ -3,6 +3,7 @@ import { addFilesPlugin } from './addfiles/plugin';
 import { corePlugin } from './core';
 import { eventsPlugin } from './events';
 import { gitClonePlugin } from './git/plugin';
+import { visualizationPlugin } from './visualization/plugin';
 
 export * from './tokens';
 export { requestAPI, MaRequestError, watchTask, cancelTask } from './request';
@@ -12,7 +13,8 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
   corePlugin,
   eventsPlugin,
   addFilesPlugin,
-  gitClonePlugin
+  gitClonePlugin,
+  visualizationPlugin
 ];
 
 export default plugins;

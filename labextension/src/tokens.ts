@@ -7,6 +7,13 @@ export namespace CommandIDs {
   export const openEvents = 'ma-notebook:open-events';
   export const refreshEvents = 'ma-notebook:refresh-events';
   export const addFiles = 'ma-notebook:add-files';
+  export const openTensorBoard = 'ma-notebook:open-tensorboard';
+  export const openMindInsight = 'ma-notebook:open-mindinsight';
+  export const openFolderInTensorBoard =
+    'ma-notebook:open-folder-in-tensorboard';
+  export const openFolderInMindInsight =
+    'ma-notebook:open-folder-in-mindinsight';
+  export const openVisualization = 'ma-notebook:open-visualization';
 }
 
 /** What GET /ma-notebook/api/info returns. */

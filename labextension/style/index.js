@@ -1,3 +1,4 @@
 import './base.css';
 import './addfiles.css';
 import './git.css';
+import './visualization.css';
