@@ -115,7 +115,7 @@ class ObsService(Capability):
     )
     concurrency = Integer(32, config=True, help="Objects transferred at once. Default: 32.")
     part_concurrency = Integer(
-        10, config=True, help="Parts of big objects transferred at once. Default: 10."
+        8, config=True, help="Parts of big objects transferred at once. Default: 8."
     )
     part_size = Integer(
         16 * MiB,
