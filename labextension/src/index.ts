@@ -4,9 +4,11 @@ import { corePlugin } from './core';
 import { eventsPlugin } from './events';
 import { gitClonePlugin } from './git/plugin';
 import { visualizationPlugin } from './visualization/plugin';
+import { obsPlugin } from './obs';
 
 export * from './tokens';
 export { requestAPI, MaRequestError, watchTask, cancelTask } from './request';
+export * from './obs';
 
 /** Every ma-notebook plugin; one per feature. */
 const plugins: JupyterFrontEndPlugin<any>[] = [
@@ -14,7 +16,8 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
   eventsPlugin,
   addFilesPlugin,
   gitClonePlugin,
-  visualizationPlugin
+  visualizationPlugin,
+  obsPlugin
 ];
 
 export default plugins;

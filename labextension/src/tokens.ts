@@ -14,6 +14,7 @@ export namespace CommandIDs {
   export const openFolderInMindInsight =
     'ma-notebook:open-folder-in-mindinsight';
   export const openVisualization = 'ma-notebook:open-visualization';
+  export const openObs = 'ma-notebook:open-obs';
 }
 
 /** What GET /ma-notebook/api/info returns. */

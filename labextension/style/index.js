@@ -2,3 +2,4 @@ import './base.css';
 import './addfiles.css';
 import './git.css';
 import './visualization.css';
+import './obs.css';
