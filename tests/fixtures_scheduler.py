@@ -147,7 +147,7 @@ def scheduler_server_factory(
         write_notebook(
             work / "report.ipynb",
             "import os\nprint('PARAMS', type(count).__name__, count, type(name).__name__, name)",
-            "print('ENV', os.environ.get('MA_JOB_ENV'))",
+            "print('ENV', os.environ.get('MA_JOB_ENV'))\nprint('PPID', os.getppid())",
             parameters="count = 1\nname = 'default'",
         )
         write_notebook(work / "slow.ipynb", "x = 1", "import time\ntime.sleep(120)")

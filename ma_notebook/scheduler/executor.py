@@ -129,33 +129,39 @@ class MaExecutionManager(DefaultExecutionManager):
         return f"{type(e).__name__}: {e}{where}."
 
     def _kernel(self, nb: NotebookNode, workdir: str) -> tuple[str, KernelManager | None]:
+        """The kernel to run: the environment's kernelspec as resolved by the server.
+
+        The spec travels with the job (argv, env), so a Dask worker without this server's
+        kernelspec folders runs the same kernel.
+        """
         env = self.environment or {}
-        if env.get("kind") == "kernelspec":
+        spec: dict[str, Any] | None = None
+        name = "ma-job-env"
+        if env.get("kind") == "kernelspec" and env.get("spec"):
             name = env["kernel_name"]
-            spec = KernelSpecManager().get_kernel_spec(name)
-            nb.metadata["kernelspec"] = {
-                "name": name,
-                "display_name": spec.display_name,
-                "language": spec.language,
-            }
-            return name, None
-        if env.get("kind") == "conda":
-            kernels = os.path.join(workdir, "kernels")
-            os.makedirs(os.path.join(kernels, "ma-job-env"), exist_ok=True)
+            spec = json.loads(env["spec"])
+        elif env.get("kind") == "conda":
             argv = [env["python"], "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-            kernel_json = {"argv": argv, "display_name": env.get("label", "conda")}
-            with open(os.path.join(kernels, "ma-job-env", "kernel.json"), "w") as f:
-                json.dump({**kernel_json, "language": "python"}, f)
-            ksm = KernelSpecManager(kernel_dirs=[kernels])
-            km = KernelManager(kernel_name="ma-job-env", kernel_spec_manager=ksm)
-            return "ma-job-env", km
-        try:
-            return nb.metadata.kernelspec["name"], None
-        except (AttributeError, KeyError, TypeError) as e:
-            raise ValueError(
-                "The notebook has no kernel and the job names no environment: pick an "
-                "environment in the job form or save the notebook with a kernel."
-            ) from e
+            spec = {"argv": argv, "display_name": env.get("label", "conda"), "language": "python"}
+        if spec is None:
+            try:
+                return nb.metadata.kernelspec["name"], None
+            except (AttributeError, KeyError, TypeError) as e:
+                raise ValueError(
+                    "The notebook has no kernel and the job names no environment: pick an "
+                    "environment in the job form or save the notebook with a kernel."
+                ) from e
+        kernels = os.path.join(workdir, "kernels")
+        os.makedirs(os.path.join(kernels, name), exist_ok=True)
+        with open(os.path.join(kernels, name, "kernel.json"), "w") as f:
+            json.dump(spec, f)
+        nb.metadata["kernelspec"] = {
+            "name": name,
+            "display_name": spec.get("display_name", name),
+            "language": spec.get("language", "python"),
+        }
+        ksm = KernelSpecManager(kernel_dirs=[kernels])
+        return name, KernelManager(kernel_name=name, kernel_spec_manager=ksm)
 
     def _timeout_for(self, deadline: float | None):
         def timeout(cell: NotebookNode) -> int | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import multiprocessing as mp
 import os
 import shutil
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psutil
+from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_scheduler.exceptions import IdempotencyTokenError, InputUriError, SchedulerError
 from jupyter_scheduler.job_files_manager import Downloader, JobFilesManager
 from jupyter_scheduler.models import (
@@ -205,6 +207,10 @@ class MaScheduler(Scheduler):
             if env.name == name:
                 meta = dict(env.metadata or {})
                 meta["label"] = env.label
+                if meta.get("kind") == "kernelspec":
+                    spec = KernelSpecManager().get_kernel_spec(meta["kernel_name"])
+                    argv = [a.replace("{resource_dir}", spec.resource_dir) for a in spec.argv]
+                    meta["spec"] = json.dumps({**spec.to_dict(), "argv": argv})
                 return meta
         return None
 
