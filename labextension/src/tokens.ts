@@ -4,6 +4,7 @@ import { Token } from '@lumino/coreutils';
 export namespace CommandIDs {
   export const openEvents = 'ma-notebook:open-events';
   export const refreshEvents = 'ma-notebook:refresh-events';
+  export const checkCron = 'ma-notebook:check-cron';
 }
 
 /** What GET /ma-notebook/api/info returns. */
