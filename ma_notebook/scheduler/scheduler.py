@@ -147,11 +147,12 @@ class MaScheduler(Scheduler):
     )
 
     kill_grace_seconds = Float(
-        15,
+        60,
         config=True,
         help=(
-            "After a job's timeout, how long its process may take to record the failure before "
-            "it and its kernel are killed. Default: 15."
+            "After a job's timeout, how long its process may take (starting up, stopping the "
+            "kernel, writing outputs) to record the failure before it and its kernel are "
+            "killed. Default: 60."
         ),
     )
 
@@ -364,9 +365,7 @@ class MaScheduler(Scheduler):
                 raise
             except Exception:
                 self.log.exception("The job dispatcher failed; retrying")
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), 0.25)
-            self._wake.clear()
+            await _wait_event(self._wake, 0.25)
 
     def _recover(self) -> None:
         """Jobs left In progress by a previous server whose process is gone are Failed."""
@@ -565,6 +564,20 @@ class MaScheduler(Scheduler):
         return deleted
 
 
+async def _wait_event(event: asyncio.Event, timeout: float) -> None:
+    """Wait until ``event`` is set or ``timeout`` passes, then clear it.
+
+    Not ``asyncio.wait_for``: on Python < 3.12 it can swallow a cancellation that arrives as the
+    event fires, leaving the loop running after shutdown.
+    """
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({waiter}, timeout=timeout)
+    finally:
+        waiter.cancel()
+    event.clear()
+
+
 def _check_timezone(name: str) -> None:
     import pytz
 
@@ -638,9 +651,7 @@ class MaTaskRunner(TaskRunner):
             if not self.queue.isempty():
                 due = self.queue.peek().next_run_time
                 wait = min(wait, max(0.0, (due - get_utc_timestamp()) / 1000))
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), wait)
-            self._changed.clear()
+            await _wait_event(self._changed, wait)
 
 
 class MaJobFilesManager(JobFilesManager):
