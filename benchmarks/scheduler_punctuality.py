@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import contextlib
 import math
+import multiprocessing
 import statistics
 import sys
 import tempfile
@@ -126,6 +127,8 @@ def main() -> None:
         print(f"ours:     {len(ours)} runs measured", file=sys.stderr)
         upstream = asyncio.run(measure("upstream", args.runs, work))
         print(f"upstream: {len(upstream)} runs measured", file=sys.stderr)
+        for child in multiprocessing.active_children():  # runs still writing to the temp dir
+            child.join(30)
     print(f"Lateness of {args.runs} runs of a 1-second schedule (ms), same machine, same run:")
     print(f"{'runner':<34}{'median':>10}{'max':>10}")
     if not ours or not upstream:

@@ -12,7 +12,7 @@ from typing import Any
 
 import nbformat
 from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager
 from jupyter_scheduler.executors import DefaultExecutionManager
 from jupyter_scheduler.models import JobFeature, Status
 from jupyter_scheduler.orm import Job
@@ -63,10 +63,6 @@ def inject_parameters(nb: NotebookNode, parameters: dict[str, Any]) -> NotebookN
     else:
         nb.cells.insert(0, cell)
     return nb
-
-
-class JobTimeoutError(TimeoutError):
-    """The job ran longer than its timeout."""
 
 
 class MaExecutionManager(DefaultExecutionManager):
@@ -128,7 +124,7 @@ class MaExecutionManager(DefaultExecutionManager):
             return f"{e.ename}: {e.evalue}{where}."
         return f"{type(e).__name__}: {e}{where}."
 
-    def _kernel(self, nb: NotebookNode, workdir: str) -> tuple[str, KernelManager | None]:
+    def _kernel(self, nb: NotebookNode, workdir: str) -> tuple[str, AsyncKernelManager | None]:
         """The kernel to run: the environment's kernelspec as resolved by the server.
 
         The spec travels with the job (argv, env), so a Dask worker without this server's
@@ -161,15 +157,16 @@ class MaExecutionManager(DefaultExecutionManager):
             "language": spec.get("language", "python"),
         }
         ksm = KernelSpecManager(kernel_dirs=[kernels])
-        return name, KernelManager(kernel_name=name, kernel_spec_manager=ksm)
+        # Async, as nbclient creates itself: with a blocking manager cell timeouts never fire.
+        return name, AsyncKernelManager(kernel_name=name, kernel_spec_manager=ksm)
 
     def _timeout_for(self, deadline: float | None):
         def timeout(cell: NotebookNode) -> int | None:
             if deadline is None:
                 return None
+            # Never raise here: nbclient calls this after sending the cell to the kernel and
+            # does not clean up if it raises. A due cell gets 1 s, then nbclient's own timeout.
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise JobTimeoutError(f"Timed out after {self.timeout_seconds:g} s")
             return max(1, int(remaining + 0.999))
 
         return timeout
