@@ -99,3 +99,59 @@ def test_conda_environments_are_listed_with_kernelspecs(
     assert envs["conda:base"].label == f"python-{version}"
     assert envs["conda:base"].metadata["python"] == os.path.join(root, "bin", "python")
     assert any(e.metadata.get("kind") == "kernelspec" for e in envs.values())
+
+
+def test_retention_deletes_old_runs_with_their_workspace_copies(tmp_path: Path) -> None:
+    from jupyter_scheduler.models import DescribeJob
+    from jupyter_scheduler.orm import Job, create_tables
+    from jupyter_scheduler.utils import get_utc_timestamp
+    from traitlets.config import Config
+
+    from ma_notebook.scheduler.scheduler import MaScheduler
+
+    db_url = f"sqlite:///{tmp_path / 'scheduler.sqlite'}"
+    create_tables(db_url)
+    config = Config()
+    config.MaScheduler.staging_path = str(tmp_path / "staging")
+    config.MaScheduler.delete_outputs_after_days = 1
+    scheduler = MaScheduler(
+        root_dir=str(tmp_path / "work"),
+        environments_manager=MaEnvironmentManager(),
+        db_url=db_url,
+        config=config,
+    )
+    now = get_utc_timestamp()
+    ids = {}
+    for name, age_days, status in (
+        ("old", 3, "COMPLETED"),
+        ("new", 0, "COMPLETED"),
+        ("old-running", 3, "IN_PROGRESS"),
+    ):
+        with scheduler.db_session() as session:
+            job = Job(
+                name=name,
+                input_filename=f"{name}.ipynb",
+                runtime_environment_name="python3",
+                output_formats=["ipynb"],
+                status=status,
+                create_time=now - age_days * 86400 * 1000,
+            )
+            session.add(job)
+            session.commit()
+            model = DescribeJob.from_orm(job)
+        staged = Path(scheduler.get_staging_paths(model)["input"])
+        staged.parent.mkdir(parents=True)
+        staged.write_text("{}")
+        local = Path(scheduler.get_local_output_path(model))
+        local.mkdir(parents=True)
+        (local / "out.html").write_text("<p>run</p>")
+        ids[name] = (model.job_id, staged.parent, local)
+
+    assert scheduler.apply_retention() == 1
+    _old_id, old_staged, old_local = ids["old"]
+    assert not old_staged.exists() and not old_local.exists()
+    with scheduler.db_session() as session:
+        left = {j.name for j in session.query(Job)}
+    assert left == {"new", "old-running"}
+    for name in ("new", "old-running"):
+        assert ids[name][1].exists() and ids[name][2].exists()

@@ -92,7 +92,11 @@ class MaExecutionManager(DefaultExecutionManager):
 
     def _update(self, **values: Any) -> None:
         with self.db_session() as session:
-            session.query(Job).filter(Job.job_id == self.job_id).update(values)
+            query = session.query(Job).filter(Job.job_id == self.job_id)
+            if values.get("status") in (Status.COMPLETED, Status.FAILED):
+                # A run stopped meanwhile (e.g. on a Dask worker, which cannot be killed) stays so.
+                query = query.filter(Job.status == Status.IN_PROGRESS)
+            query.update(values)
             session.commit()
 
     def before_start(self) -> None:
