@@ -103,12 +103,14 @@ async def measure(kind: str, runs: int, work: Path) -> list[float]:
                     Job.job_definition_id == definition_id
                 )
             )
-    scheduler.delete_job_definition(definition_id)
     runner_task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await runner_task
     if isinstance(scheduler, MaScheduler):
         await scheduler.shutdown()
+    for child in multiprocessing.active_children():  # runs started just before the stop
+        child.join(30)
+    scheduler.delete_job_definition(definition_id)
     lateness = []
     previous = created_at
     for t in times[:runs]:
@@ -127,8 +129,6 @@ def main() -> None:
         print(f"ours:     {len(ours)} runs measured", file=sys.stderr)
         upstream = asyncio.run(measure("upstream", args.runs, work))
         print(f"upstream: {len(upstream)} runs measured", file=sys.stderr)
-        for child in multiprocessing.active_children():  # runs still writing to the temp dir
-            child.join(30)
     print(f"Lateness of {args.runs} runs of a 1-second schedule (ms), same machine, same run:")
     print(f"{'runner':<34}{'median':>10}{'max':>10}")
     if not ours or not upstream:
