@@ -25,6 +25,8 @@ $(VENV)/.installed: pyproject.toml package.json
 	@command -v node >/dev/null || { echo "Node.js >= 20 is required to build the frontend"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -U pip
+	# `labextension develop` leaves install.json in the build dir; the wheel adds it too.
+	rm -f ma_notebook/labextension/install.json
 	$(BIN)/python -m pip install -q -e ".[test]"
 	$(BIN)/jupyter labextension develop --overwrite . >/dev/null
 	touch $@

@@ -24,6 +24,7 @@ CAPABILITY_PACKAGES: list[str] = [
     "ma_notebook.obs",
     "ma_notebook.git",
     "ma_notebook.visualization",
+    "ma_notebook.scheduler",
 ]
 
 DEFAULT_WORKSPACE = "/home/ma-user/work"

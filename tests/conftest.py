@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-pytest_plugins = ["ma_fixtures", "fixtures_obs", "fixtures_git", "fixtures_visualization"]
+pytest_plugins = [
+    "ma_fixtures",
+    "fixtures_obs",
+    "fixtures_git",
+    "fixtures_visualization",
+    "fixtures_scheduler",
+]
 
 
 # Overrides pytest-jupyter's fixture of the same name (conftest fixtures win over plugins).

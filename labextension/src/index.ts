@@ -5,6 +5,7 @@ import { eventsPlugin } from './events';
 import { gitClonePlugin } from './git/plugin';
 import { visualizationPlugin } from './visualization/plugin';
 import { obsPlugin } from './obs';
+import { schedulerPlugin } from './scheduler';
 
 export * from './tokens';
 export { requestAPI, MaRequestError, watchTask, cancelTask } from './request';
@@ -17,7 +18,8 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
   addFilesPlugin,
   gitClonePlugin,
   visualizationPlugin,
-  obsPlugin
+  obsPlugin,
+  schedulerPlugin
 ];
 
 export default plugins;

@@ -15,6 +15,7 @@ export namespace CommandIDs {
     'ma-notebook:open-folder-in-mindinsight';
   export const openVisualization = 'ma-notebook:open-visualization';
   export const openObs = 'ma-notebook:open-obs';
+  export const checkCron = 'ma-notebook:check-cron';
 }
 
 /** What GET /ma-notebook/api/info returns. */

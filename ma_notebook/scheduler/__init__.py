@@ -1,0 +1,5 @@
+"""Scheduled notebook jobs on jupyter-scheduler, with its reported gaps closed."""
+
+from .service import SchedulerService
+
+CAPABILITY = SchedulerService
