@@ -286,8 +286,17 @@ class LabPage:
         return self
 
     def execute(self, command: str, args: dict | None = None) -> Any:
+        """Run a JupyterLab command; its result comes back when it is plain JSON, else None."""
         return self.page.evaluate(
-            "([c, a]) => window.jupyterapp.commands.execute(c, a)", [command, args or {}]
+            """async ([c, a]) => {
+                const result = await window.jupyterapp.commands.execute(c, a);
+                try {
+                    return JSON.parse(JSON.stringify(result ?? null));
+                } catch {
+                    return null;  // widgets and other objects with cycles
+                }
+            }""",
+            [command, args or {}],
         )
 
     def plugin_activated(self, plugin_id: str) -> bool:
