@@ -20,7 +20,9 @@ from .tasks import TaskManager
 from .tasks import handlers as tasks_handlers
 
 #: Capability packages; each exposes ``CAPABILITY`` and ``handlers.default_handlers``.
-CAPABILITY_PACKAGES: list[str] = []
+CAPABILITY_PACKAGES: list[str] = [
+    "ma_notebook.upload",
+]
 
 DEFAULT_WORKSPACE = "/home/ma-user/work"
 
