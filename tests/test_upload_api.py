@@ -22,6 +22,7 @@ def ma_config() -> dict[str, Any]:
             "url_allowed_networks": ["127.0.0.0/8"],
             "url_idle_timeout": 1.0,
             "transit_max_bytes": 10_000_000,
+            "direct_max_bytes": 5_000_000,
         }
     }
 
@@ -133,6 +134,7 @@ async def test_existing_name_gets_409_then_overwrite_replaces_it(api, jp_root_di
         ({"path": "", "name": "x", "size": "big"}, 400, "'size' must be"),
         ({"path": "", "name": "dir", "size": 0, "type": "directory"}, 400, "unzip xxx.zip"),
         ({"path": "", "name": "huge", "size": 20_000_000}, 413, "ma-cli obs-copy"),
+        ({"path": "", "name": "big", "size": 6_000_000}, 413, "through OBS transit"),
     ],
 )
 async def test_bad_upload_requests_are_explained(api, jp_root_dir, body, status, fragment):

@@ -2,6 +2,7 @@ import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { addFilesPlugin } from './addfiles/plugin';
 import { corePlugin } from './core';
 import { eventsPlugin } from './events';
+import { uploadPlugin } from './upload/plugin';
 
 export * from './tokens';
 export { requestAPI, MaRequestError, watchTask, cancelTask } from './request';
@@ -10,7 +11,8 @@ export { requestAPI, MaRequestError, watchTask, cancelTask } from './request';
 const plugins: JupyterFrontEndPlugin<any>[] = [
   corePlugin,
   eventsPlugin,
-  addFilesPlugin
+  addFilesPlugin,
+  uploadPlugin
 ];
 
 export default plugins;

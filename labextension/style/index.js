@@ -1,2 +1,3 @@
 import './base.css';
 import './addfiles.css';
+import './upload.css';

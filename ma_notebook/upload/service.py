@@ -246,6 +246,12 @@ class UploadService(Capability):
         """A new upload session, or the unfinished one for the same file and target."""
         if size > self.transit_max_bytes:
             raise web.HTTPError(413, self.too_big_message(size))
+        if size > self.direct_max_bytes:
+            raise web.HTTPError(
+                413,
+                f"The file is over the {self.direct_max_bytes / MB:g} MB limit of direct "
+                "uploads; upload it through OBS transit.",
+            )
         target = self.target(path, name, overwrite)
         for session in self.sessions.values():
             if session.target == str(target) and session.size == size and session.key == key:
