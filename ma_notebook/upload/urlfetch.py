@@ -327,9 +327,10 @@ class UrlFetcher:
         self, fetch: asyncio.Future[HTTPResponse], last: list[float], early: asyncio.Future[None]
     ) -> HTTPResponse | None:
         """Await ``fetch`` (None once ``early`` is done), failing it when no data arrives."""
+        waiting: set[asyncio.Future[Any]] = {fetch, early}
         while True:
             done, _ = await asyncio.wait(
-                {fetch, early},
+                waiting,
                 timeout=min(1.0, self.idle_timeout),
                 return_when=asyncio.FIRST_COMPLETED,
             )
