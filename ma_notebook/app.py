@@ -21,6 +21,7 @@ from .tasks import handlers as tasks_handlers
 
 #: Capability packages; each exposes ``CAPABILITY`` and ``handlers.default_handlers``.
 CAPABILITY_PACKAGES: list[str] = [
+    "ma_notebook.obs",
     "ma_notebook.upload",
 ]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-pytest_plugins = ["ma_fixtures", "fixtures_upload"]
+pytest_plugins = ["ma_fixtures", "fixtures_obs", "fixtures_upload"]
 
 
 # Overrides pytest-jupyter's fixture of the same name (conftest fixtures win over plugins).
