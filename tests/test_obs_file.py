@@ -35,9 +35,7 @@ def test_listing_folders_exists_size_and_stat(obs_target):
     mox.write(f"{B}/object_dir/dir0/file00", "abc")
     mox.write(f"{B}/object_dir/file1", "hello")
     assert mox.list_directory(f"{B}/object_dir") == ["dir0", "file1"]
-    assert mox.list_directory(f"{B}/object_dir", recursive=True) == [
-        "dir0", "dir0/file00", "file1"
-    ]
+    assert mox.list_directory(f"{B}/object_dir", recursive=True) == ["dir0", "dir0/file00", "file1"]
     mox.make_dirs(f"{B}/sub_dir_0/sub_dir_1")
     assert mox.exists(f"{B}/sub_dir_0/sub_dir_1")
     assert mox.is_directory(f"{B}/sub_dir_0/sub_dir_1")
@@ -110,7 +108,8 @@ def test_fsspec_and_pandas_round_trip(obs_target):
         assert f.read() == b"\x00\x01"
     fs = fsspec.filesystem("obs")
     assert sorted(p.rsplit("/", 1)[-1] for p in fs.ls("test-bucket/data", detail=False)) == [
-        "frame.csv", "raw.bin"
+        "frame.csv",
+        "raw.bin",
     ]
     with mox.File(f"{B}/data/frame.csv", "r") as f:
         assert pd.read_csv(f).equals(df)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from .. import __version__
 
 #: Modules that add subcommands; each has ``register(subparsers)`` setting ``func`` on its parser.
-SUBCOMMAND_MODULES: list[str] = []
+SUBCOMMAND_MODULES: list[str] = ["ma_notebook.cli.obs"]
 
 
 class CliError(Exception):

@@ -22,10 +22,20 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "access_key": ("HUAWEICLOUD_SDK_AK", "OBS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
     "secret_key": ("HUAWEICLOUD_SDK_SK", "OBS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
     "security_token": ("HUAWEICLOUD_SDK_SECURITY_TOKEN", "OBS_SECURITY_TOKEN", "AWS_SESSION_TOKEN"),
-    "endpoint": ("MA_OBS_ENDPOINT", "OBS_ENDPOINT", "S3_ENDPOINT", "AWS_ENDPOINT_URL_S3",
-                 "AWS_ENDPOINT_URL"),
-    "region": ("MA_OBS_REGION", "HUAWEICLOUD_SDK_REGION", "REGION_NAME", "AWS_REGION",
-               "AWS_DEFAULT_REGION"),
+    "endpoint": (
+        "MA_OBS_ENDPOINT",
+        "OBS_ENDPOINT",
+        "S3_ENDPOINT",
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_ENDPOINT_URL",
+    ),
+    "region": (
+        "MA_OBS_REGION",
+        "HUAWEICLOUD_SDK_REGION",
+        "REGION_NAME",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+    ),
     "addressing_style": ("MA_OBS_ADDRESSING_STYLE",),
 }
 SECRET_FIELDS = ("secret_key", "security_token", "password")
@@ -166,8 +176,14 @@ def resolve_settings(
         )
     prof = profiles.get(name, {})
     settings = ObsSettings()
-    for attr in ("endpoint", "region", "access_key", "secret_key", "security_token",
-                 "addressing_style"):
+    for attr in (
+        "endpoint",
+        "region",
+        "access_key",
+        "secret_key",
+        "security_token",
+        "addressing_style",
+    ):
         value, source = "", ""
         if overrides and overrides.get(attr):
             value, source = str(overrides[attr]), "config"

@@ -39,9 +39,7 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def translate(
-    exc: BaseException, where: str = "", secrets: Iterable[str] = ()
-) -> ObsError:
+def translate(exc: BaseException, where: str = "", secrets: Iterable[str] = ()) -> ObsError:
     """An ObsError explaining ``exc`` (a botocore/OS error) at ``where`` (an obs:// path)."""
     if isinstance(exc, ObsError):
         return exc

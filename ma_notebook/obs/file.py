@@ -24,9 +24,25 @@ from .store import open_store
 from .transfer import TransferEngine, location
 
 __all__ = [
-    "File", "StatResult", "append", "copy", "copy_parallel", "exists", "get_size", "glob",
-    "is_directory", "list_directory", "make_dirs", "mk_dir", "read", "remove", "rename",
-    "scan_dir", "stat", "walk", "write",
+    "File",
+    "StatResult",
+    "append",
+    "copy",
+    "copy_parallel",
+    "exists",
+    "get_size",
+    "glob",
+    "is_directory",
+    "list_directory",
+    "make_dirs",
+    "mk_dir",
+    "read",
+    "remove",
+    "rename",
+    "scan_dir",
+    "stat",
+    "walk",
+    "write",
 ]
 
 _lock = threading.Lock()
@@ -35,8 +51,14 @@ _engines: dict[tuple[Any, ...], TransferEngine] = {}
 
 def _engine() -> TransferEngine:
     settings = resolve_settings()
-    key = (settings.mode, settings.effective_endpoint(), settings.access_key, settings.local_root,
-           settings.region, settings.secret_key)
+    key = (
+        settings.mode,
+        settings.effective_endpoint(),
+        settings.access_key,
+        settings.local_root,
+        settings.region,
+        settings.secret_key,
+    )
     with _lock:
         engine = _engines.get(key)
         if engine is None:
@@ -55,13 +77,13 @@ def _fs(path: str) -> tuple[Any, str]:
     return fsspec.filesystem("file"), os.path.abspath(os.path.expanduser(path))
 
 
-def File(path: str, mode: str = "r", **kwargs: Any) -> IO[Any]:  # noqa: N802 - mox.file.File
+def File(path: str, mode: str = "r", **kwargs: Any) -> IO[Any]:
     """Open a file like ``open()``; writes reach OBS when the file is closed."""
     fs, p = _fs(path)
     if not is_obs(path):
         if any(m in mode for m in "wa"):
             os.makedirs(os.path.dirname(p) or ".", exist_ok=True)
-        return open(p, mode, **kwargs)  # noqa: SIM115 - returned to the caller
+        return open(p, mode, **kwargs)
     if "a" in mode:
         return _AppendFile(path, mode, kwargs)  # type: ignore[return-value]
     return fs.open(p, mode, **kwargs)  # type: ignore[no-any-return]
@@ -92,8 +114,9 @@ class _AppendFile:
         if self._binary:
             body = self._existing + b"".join(self._parts)
         else:
-            body = self._existing + "".join(self._parts).encode(self._kwargs.get("encoding")
-                                                                  or "utf-8")
+            body = self._existing + "".join(self._parts).encode(
+                self._kwargs.get("encoding") or "utf-8"
+            )
         write(self._path, body)
 
     def __enter__(self) -> _AppendFile:
@@ -151,7 +174,7 @@ def list_directory(path: str, recursive: bool = False) -> list[str]:
         found = fs.find(base, withdirs=True, detail=False)
         rels = []
         for item in found:
-            rel = item[len(base):].strip("/") if base else item.strip("/")
+            rel = item[len(base) :].strip("/") if base else item.strip("/")
             if rel:
                 rels.append(rel)
         return sorted(set(rels))
@@ -192,8 +215,10 @@ def get_size(path: str, recursive: bool = False) -> int:
     if recursive and is_directory(path):
         engine = _engine()
         loc = location(path)
-        return sum(size for _, size in engine.iter_tree(loc.as_folder()
-                                                         if isinstance(loc, ObsPath) else loc))
+        return sum(
+            size
+            for _, size in engine.iter_tree(loc.as_folder() if isinstance(loc, ObsPath) else loc)
+        )
     fs, p = _fs(path)
     try:
         return int(fs.size(p))
@@ -320,4 +345,3 @@ def scan_dir(path: str) -> Iterator[DirEntry]:
         name = str(item["name"]).rstrip("/").rsplit("/", 1)[-1]
         full = ("obs://" + str(item["name"]).strip("/")) if is_obs(path) else str(item["name"])
         yield DirEntry(name, full, item.get("type") == "directory")
-

@@ -68,7 +68,7 @@ class ObsFileSystem(DirFileSystem):
         path = str(path)
         for prefix in ("obs://", "s3://", "obs::"):
             if path.startswith(prefix):
-                path = path[len(prefix):]
+                path = path[len(prefix) :]
         return path.rstrip("/") if path not in ("", "/") else ""
 
     def unstrip_protocol(self, name: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-
+import json
 import re
 from typing import Any
 
@@ -56,7 +56,7 @@ class BucketsHandler(ObsHandler):
     async def post(self) -> None:
         name = str(self.json_body().get("name") or "").strip()
         if not name:
-            raise web.HTTPError(400, "Give the bucket's name: {\"name\": \"my-bucket\"}.")
+            raise web.HTTPError(400, 'Give the bucket\'s name: {"name": "my-bucket"}.')
         try:
             await self.obs.create_bucket(name)
         except ObsError as e:
@@ -65,18 +65,19 @@ class BucketsHandler(ObsHandler):
 
 
 class ListHandler(ObsHandler):
-    """GET ?path=obs://bucket/folder/&limit=&token=&filter= lists one page of a folder."""
+    """GET ?path=obs://bucket/folder/&limit=&cursor=&filter= lists one page of a folder."""
 
     @web.authenticated
     @authorized
     async def get(self) -> None:
         path = self.get_query_argument("path", "obs://") or "obs://"
         limit = int_arg(self, "limit", 100, minimum=1, maximum=1000) or 100
-        token = self.get_query_argument("token", None) or None
+        cursor = self.get_query_argument("cursor", None) or None
         name_filter = self.get_query_argument("filter", "") or ""
         try:
-            page = await self.obs.list_folder(path, limit=limit, token=token,
-                                              name_filter=name_filter)
+            page = await self.obs.list_folder(
+                path, limit=limit, cursor=cursor, name_filter=name_filter
+            )
         except ObsError as e:
             raise http_error(e) from None
         self.write_json(page)
@@ -142,6 +143,13 @@ class StoreObjectHandler(ExtensionHandlerMixin, JupyterHandler):
     def _query(self) -> dict[str, str]:
         return {k: self.get_query_argument(k) for k in self.request.query_arguments}
 
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Errors as JSON ``{"message", "reason"}``, like the REST API."""
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = getattr(exc, "log_message", None) or self._reason
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": message, "reason": getattr(exc, "reason", None)}))
+
     def check_xsrf_cookie(self) -> None:
         """Signed requests need no XSRF token (the signature is the capability)."""
         if self._signed:
@@ -157,14 +165,16 @@ class StoreObjectHandler(ExtensionHandlerMixin, JupyterHandler):
         await super().prepare()
         if not self._signed:
             if self.current_user is None:
-                raise web.HTTPError(403, "This URL needs a valid signature or a logged-in user; "
-                                         "a presigned URL may have expired.")
+                raise web.HTTPError(
+                    403,
+                    "This URL needs a valid signature or a logged-in user; "
+                    "a presigned URL may have expired.",
+                )
             action = "read" if op == "get" else "write"
-            if not self.authorizer.is_authorized(self, self.current_user, action,
-                                                 AUTH_RESOURCE):
+            if not self.authorizer.is_authorized(self, self.current_user, action, AUTH_RESOURCE):
                 raise web.HTTPError(403)
         if self.request.method == "PUT":
-            self.request.connection.set_max_body_size(5 * 1024**3)  # type: ignore[attr-defined]
+            self.request.connection.set_max_body_size(5 * 1024**3)  # type: ignore[union-attr]
             try:
                 part = int(query.get("partNumber", ""))
             except ValueError:
@@ -256,8 +266,8 @@ default_handlers = [
     (api_path("obs", "list"), ListHandler),
     (api_path("obs", "stat"), StatHandler),
     (api_path("obs", "copy"), CopyHandler),
-    (rf"/{STORE_URL_PATH}/(?P<bucket>[a-z0-9][a-z0-9.\-]{{1,61}}[a-z0-9])/(?P<key>.+)",
-     StoreObjectHandler),
+    (
+        rf"/{STORE_URL_PATH}/(?P<bucket>[a-z0-9][a-z0-9.\-]{{1,61}}[a-z0-9])/(?P<key>.+)",
+        StoreObjectHandler,
+    ),
 ]
-
-

@@ -6,8 +6,9 @@ coroutine raises :class:`ObsError` with a user-facing message and an HTTP status
 - ``service.settings`` / ``service.store`` / ``service.engine``: resolved settings (no secrets in
   ``settings.public_info()``), the ObjectStore (S3Store or LocalStore), the TransferEngine.
 - ``await service.list_buckets()`` -> ``[{"name", "path", "type", ...}]``.
-- ``await service.list_folder(path, limit=100, token=None, name_filter="")`` ->
-  ``{"path", "entries": [...], "next_token"}`` (paging and case-insensitive name filter).
+- ``await service.list_folder(path, limit=100, cursor=None, name_filter="")`` ->
+  ``{"path", "entries": [...], "next_cursor"}`` (pass ``cursor=next_cursor`` for the next page;
+  case-insensitive name filter).
 - ``await service.stat(path)`` -> one entry (file or directory) or 404.
 - ``await service.create_bucket(name)``; ``await service.delete(path, recursive=False)``.
 - Browser uploads through OBS transit (multipart with presigned part URLs):
@@ -30,7 +31,7 @@ coroutine raises :class:`ObsError` with a user-facing message and an HTTP status
 - ``await service.copy(src, dst, drop_last_dir=False, on_progress=cb)``: files or folders in
   any direction (obs<->local, obs->obs server-side), ma-cli obs-copy semantics.
 - ``service.submit_copy(src, dst, drop_last_dir=False)`` -> a Task (kind ``obs-copy``).
-- ``await service.transit_path()`` -> ObsPath of the default transit folder (created in the
+- ``await service.default_transit_path()`` -> ObsPath of the default transit folder (created in the
   embedded store; ``c.ObsService.transit_path`` for endpoints).
 """
 
@@ -53,7 +54,7 @@ from ..tasks import TaskError
 from .config import LOCAL_ROOT_ENV, ObsSettings, resolve_settings
 from .errors import ObsCancelled, ObsError, ObsNotFound, translate
 from .paths import ObsPath
-from .store import LocalStore, ObjectInfo, ObjectStore, PresignSigner, open_store
+from .store import ObjectInfo, ObjectStore, PresignSigner, open_store
 from .transfer import MiB, TransferEngine, TransferResult, choose_part_size, location
 
 DEFAULT_TRANSIT_BUCKET = "ma-notebook-transit"
@@ -73,15 +74,28 @@ class ObsService(Capability):
         "local folder per bucket) or 'auto' (an endpoint when one or credentials are "
         "configured in config, environment or profile, else embedded). Default: auto.",
     )
-    endpoint = Unicode("", config=True, help="Endpoint URL, e.g. https://obs.cn-north-4."
-                       "myhuaweicloud.com. Default: from the environment or profile file.")
+    endpoint = Unicode(
+        "",
+        config=True,
+        help="Endpoint URL, e.g. https://obs.cn-north-4."
+        "myhuaweicloud.com. Default: from the environment or profile file.",
+    )
     region = Unicode("", config=True, help="Region name. Default: environment or profile.")
-    access_key = Unicode("", config=True, help="Access key (AK). Default: env "
-                         "HUAWEICLOUD_SDK_AK/AWS_ACCESS_KEY_ID or the profile file.")
-    secret_key = Unicode("", config=True, help="Secret key (SK); never logged or shown. "
-                         "Default: env HUAWEICLOUD_SDK_SK/AWS_SECRET_ACCESS_KEY or profile.")
-    security_token = Unicode("", config=True, help="Optional security token for temporary "
-                             "credentials. Default: none.")
+    access_key = Unicode(
+        "",
+        config=True,
+        help="Access key (AK). Default: env "
+        "HUAWEICLOUD_SDK_AK/AWS_ACCESS_KEY_ID or the profile file.",
+    )
+    secret_key = Unicode(
+        "",
+        config=True,
+        help="Secret key (SK); never logged or shown. "
+        "Default: env HUAWEICLOUD_SDK_SK/AWS_SECRET_ACCESS_KEY or profile.",
+    )
+    security_token = Unicode(
+        "", config=True, help="Optional security token for temporary credentials. Default: none."
+    )
     addressing_style = Enum(
         ["", "auto", "path", "virtual"],
         "",
@@ -89,24 +103,39 @@ class ObsService(Capability):
         help="'virtual' (bucket.host, required by OBS domain endpoints), 'path' (host/bucket) or "
         "'auto' (path for IP/localhost endpoints, else virtual). Default: auto.",
     )
-    profile = Unicode("", config=True, help="Profile of the ma-cli profile file. Default: "
-                      "DEFAULT.")
-    profile_file = Unicode("", config=True, help="ma-cli profile file. Default: "
-                           "~/.modelarts/ma-cli-profile.yaml.")
-    local_root = Unicode("", config=True, help="Folder of the embedded store (one sub-folder "
-                         "per bucket). Default: <MaNotebookApp.data_dir>/obs.")
+    profile = Unicode("", config=True, help="Profile of the ma-cli profile file. Default: DEFAULT.")
+    profile_file = Unicode(
+        "", config=True, help="ma-cli profile file. Default: ~/.modelarts/ma-cli-profile.yaml."
+    )
+    local_root = Unicode(
+        "",
+        config=True,
+        help="Folder of the embedded store (one sub-folder "
+        "per bucket). Default: <MaNotebookApp.data_dir>/obs.",
+    )
     concurrency = Integer(32, config=True, help="Objects transferred at once. Default: 32.")
-    part_concurrency = Integer(10, config=True, help="Parts of big objects transferred at once. "
-                               "Default: 10.")
-    part_size = Integer(8 * MiB, config=True, help="Minimum multipart part size in bytes (grows "
-                        "to stay within 10,000 parts). Default: 8 MiB.")
-    multipart_threshold = Integer(16 * MiB, config=True, help="Objects above this size (bytes) "
-                                  "go in parts. Default: 16 MiB.")
-    presign_expires = Integer(3600, config=True, help="Lifetime of presigned URLs in seconds. "
-                              "Default: 3600.")
-    transit_path = Unicode("", config=True, help="Default OBS transit folder for uploads, e.g. "
-                           "obs://my-bucket/transit/. Default: obs://ma-notebook-transit/ in the "
-                           "embedded store; required for endpoints.")
+    part_concurrency = Integer(
+        10, config=True, help="Parts of big objects transferred at once. Default: 10."
+    )
+    part_size = Integer(
+        8 * MiB,
+        config=True,
+        help="Minimum multipart part size in bytes (grows "
+        "to stay within 10,000 parts). Default: 8 MiB.",
+    )
+    multipart_threshold = Integer(
+        16 * MiB, config=True, help="Objects above this size (bytes) go in parts. Default: 16 MiB."
+    )
+    presign_expires = Integer(
+        3600, config=True, help="Lifetime of presigned URLs in seconds. Default: 3600."
+    )
+    transit_path = Unicode(
+        "",
+        config=True,
+        help="Default OBS transit folder for uploads, e.g. "
+        "obs://my-bucket/transit/. Default: obs://ma-notebook-transit/ in the "
+        "embedded store; required for endpoints.",
+    )
 
     def __init__(self, app: Any, **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
@@ -124,8 +153,11 @@ class ObsService(Capability):
     # -- configuration
     def _configure(self) -> None:
         overrides = {
-            "endpoint": self.endpoint, "region": self.region, "access_key": self.access_key,
-            "secret_key": self.secret_key, "security_token": self.security_token,
+            "endpoint": self.endpoint,
+            "region": self.region,
+            "access_key": self.access_key,
+            "secret_key": self.secret_key,
+            "security_token": self.security_token,
             "addressing_style": self.addressing_style,
         }
         root = self.local_root or os.path.join(self.app.data_dir, "obs")
@@ -133,21 +165,34 @@ class ObsService(Capability):
             settings = ObsSettings(local_root=root)
         else:
             settings = resolve_settings(
-                overrides, profile=self.profile or None,
-                profile_file=self.profile_file or None, local_root=root,
+                overrides,
+                profile=self.profile or None,
+                profile_file=self.profile_file or None,
+                local_root=root,
             )
             if self.store_kind == "endpoint" and settings.mode != "endpoint":
-                raise ObsError("c.ObsService.store_kind is 'endpoint' but no endpoint or "
-                               "credentials are configured.", 400, "not_configured")
+                raise ObsError(
+                    "c.ObsService.store_kind is 'endpoint' but no endpoint or "
+                    "credentials are configured.",
+                    400,
+                    "not_configured",
+                )
         signer = PresignSigner(self._presign_secret())
         base_url = getattr(getattr(self.app, "serverapp", None), "base_url", "/") or "/"
         url_prefix = base_url.rstrip("/") + "/" + STORE_URL_PATH
         self._settings = settings
-        self._store = open_store(settings, signer=signer, url_prefix=url_prefix,
-                                 max_connections=max(self.concurrency, self.part_concurrency) + 8)
+        self._store = open_store(
+            settings,
+            signer=signer,
+            url_prefix=url_prefix,
+            max_connections=max(self.concurrency, self.part_concurrency) + 8,
+        )
         self._engine = TransferEngine(
-            self._store, concurrency=self.concurrency, part_concurrency=self.part_concurrency,
-            part_size=self.part_size, multipart_threshold=self.multipart_threshold,
+            self._store,
+            concurrency=self.concurrency,
+            part_concurrency=self.part_concurrency,
+            part_size=self.part_size,
+            multipart_threshold=self.multipart_threshold,
             state_dir=os.path.join(self.app.data_dir, "obs-state"),
         )
         if settings.mode == "embedded":
@@ -220,8 +265,10 @@ class ObsService(Capability):
         cancel = threading.Event()
         progress = None
         if on_progress is not None:
+
             def progress(done: int, total: int | None) -> None:
                 loop.call_soon_threadsafe(on_progress, done, total)
+
         fut = loop.run_in_executor(
             self._executor,
             functools.partial(fn, *args, cancel=cancel, progress=progress, **kwargs),
@@ -251,7 +298,11 @@ class ObsService(Capability):
         return [{**b.to_json(), "path": f"obs://{b.key}/"} for b in buckets]
 
     async def list_folder(
-        self, path: str | ObsPath, *, limit: int = 100, token: str | None = None,
+        self,
+        path: str | ObsPath,
+        *,
+        limit: int = 100,
+        cursor: str | None = None,
         name_filter: str = "",
     ) -> dict[str, Any]:
         """One page of a folder (folders and files), optionally filtered by name."""
@@ -259,14 +310,19 @@ class ObsService(Capability):
         if p.is_root:
             buckets = await self.list_buckets()
             needle = name_filter.lower()
-            return {"path": "obs://", "entries": [b for b in buckets if needle in b["name"]],
-                    "next_token": None}
+            return {
+                "path": "obs://",
+                "entries": [b for b in buckets if needle in b["name"]],
+                "next_cursor": None,
+            }
         prefix = p.as_folder().key
+        token = cursor
         needle = name_filter.lower()
         entries: list[dict[str, Any]] = []
         for _ in range(50):  # bounded scan when a filter hides most names
-            page = await self._call(self.store.list, p.bucket, prefix, "/", token,
-                                    limit if not needle else 1000)
+            page = await self._call(
+                self.store.list_objects, p.bucket, prefix, "/", token, limit - len(entries)
+            )
             for info in page.entries:
                 if needle and needle not in info.name.lower():
                     continue
@@ -274,11 +330,11 @@ class ObsService(Capability):
             token = page.next_token
             if not token or len(entries) >= limit:
                 break
-        if not entries and prefix and token is None and not needle:
-            # an empty listing of a folder that does not exist is a 404, not an empty folder
-            if not await self._exists(p.bucket, prefix):
-                raise ObsNotFound(f"No such folder: {p.as_folder()}")
-        return {"path": str(p.as_folder()), "entries": entries[:limit], "next_token": token}
+        missing = not entries and prefix and token is None and not needle
+        # an empty listing of a folder that does not exist is a 404, not an empty folder
+        if missing and not await self._exists(p.bucket, prefix):
+            raise ObsNotFound(f"No such folder: {p.as_folder()}")
+        return {"path": str(p.as_folder()), "entries": entries[:limit], "next_cursor": token}
 
     async def _exists(self, bucket: str, key: str) -> bool:
         try:
@@ -305,7 +361,7 @@ class ObsService(Capability):
             except ObsNotFound:
                 pass
         folder = p.as_folder()
-        page = await self._call(self.store.list, p.bucket, folder.key, "/", None, 1)
+        page = await self._call(self.store.list_objects, p.bucket, folder.key, "/", None, 1)
         if page.entries or await self._exists(p.bucket, folder.key):
             return ObjectInfo(folder.key, is_dir=True).to_json(p.bucket)
         raise ObsNotFound(f"No such file or folder: {p}")
@@ -321,8 +377,10 @@ class ObsService(Capability):
             await self._call(self.store.head, p.bucket, p.key)
             await self._call(self.store.delete, p.bucket, [p.key])
             return 1
-        keys = [p.as_folder().key + rel for rel, _ in
-                await self._call(lambda: list(self.engine.iter_tree(p.as_folder())))]
+        keys = [
+            p.as_folder().key + rel
+            for rel, _ in await self._call(lambda: list(self.engine.iter_tree(p.as_folder())))
+        ]
         if await self._exists(p.bucket, p.as_folder().key):
             keys.append(p.as_folder().key)
         await self._call(self.store.delete, p.bucket, keys)
@@ -334,8 +392,9 @@ class ObsService(Capability):
         part = choose_part_size(size, self.part_size)
         return {"part_size": part, "parts": max(1, -(-size // part))}
 
-    async def create_multipart(self, path: str | ObsPath,
-                               metadata: dict[str, str] | None = None) -> str:
+    async def create_multipart(
+        self, path: str | ObsPath, metadata: dict[str, str] | None = None
+    ) -> str:
         """Start a multipart upload to ``path``; returns the upload id."""
         p = self._path(path)
         return str(await self._call(self.store.create_multipart, p.bucket, p.key, metadata))
@@ -345,8 +404,9 @@ class ObsService(Capability):
     ) -> str:
         """An expiring URL for an HTTP PUT of one part."""
         p = self._path(path)
-        return self.store.presign_upload_part(p.bucket, p.key, upload_id, part_number,
-                                              expires or self.presign_expires)
+        return self.store.presign_upload_part(
+            p.bucket, p.key, upload_id, part_number, expires or self.presign_expires
+        )
 
     async def complete_multipart(
         self, path: str | ObsPath, upload_id: str, parts: list[tuple[int, str]]
@@ -368,38 +428,50 @@ class ObsService(Capability):
         p = self._path(path)
         return self.store.presign_get(p.bucket, p.key, expires or self.presign_expires, filename)
 
-    async def transit_path(self) -> ObsPath:
+    async def default_transit_path(self) -> ObsPath:
         """The default OBS transit folder (created in the embedded store)."""
         if self.transit_path:
             return self._path(self.transit_path).as_folder()
         if self.settings.mode != "embedded":
-            raise ObsError("No OBS transit path is configured: set c.ObsService.transit_path "
-                           "to obs://<bucket>/<folder>/.", 400, "no_transit_path")
+            raise ObsError(
+                "No OBS transit path is configured: set c.ObsService.transit_path "
+                "to obs://<bucket>/<folder>/.",
+                400,
+                "no_transit_path",
+            )
         with contextlib.suppress(ObsError):
             await self.create_bucket(DEFAULT_TRANSIT_BUCKET)
         return ObsPath(DEFAULT_TRANSIT_BUCKET, "")
 
     # -- transfers
-    async def download(self, path: str | ObsPath, local_path: str,
-                       on_progress: Any = None) -> dict[str, Any]:
+    async def download(
+        self, path: str | ObsPath, local_path: str, on_progress: Any = None
+    ) -> dict[str, Any]:
         """Download one object to a local file (verified, atomic, resumable, cancellable)."""
-        info = await self._transfer(self.engine.download_file, self._path(path), local_path,
-                                    on_progress=on_progress)
+        info = await self._transfer(
+            self.engine.download_file, self._path(path), local_path, on_progress=on_progress
+        )
         return {"path": local_path, "size": info.size, "etag": info.etag}
 
-    async def upload(self, local_path: str, path: str | ObsPath,
-                     on_progress: Any = None) -> dict[str, Any]:
+    async def upload(
+        self, local_path: str, path: str | ObsPath, on_progress: Any = None
+    ) -> dict[str, Any]:
         """Upload one local file to ``path`` (parallel multipart for big files)."""
-        etag = await self._transfer(self.engine.upload_file, local_path, self._path(path),
-                                    on_progress=on_progress)
+        etag = await self._transfer(
+            self.engine.upload_file, local_path, self._path(path), on_progress=on_progress
+        )
         return {"path": str(path), "etag": etag}
 
-    async def copy(self, src: str, dst: str, *, drop_last_dir: bool = False,
-                   on_progress: Any = None) -> dict[str, int]:
+    async def copy(
+        self, src: str, dst: str, *, drop_last_dir: bool = False, on_progress: Any = None
+    ) -> dict[str, int]:
         """Copy a file or folder between OBS and local paths (either direction)."""
         result: TransferResult = await self._transfer(
-            self.engine.copy, self._location(src), self._location(dst),
-            drop_last_dir=drop_last_dir, on_progress=on_progress,
+            self.engine.copy,
+            self._location(src),
+            self._location(dst),
+            drop_last_dir=drop_last_dir,
+            on_progress=on_progress,
         )
         return result.to_json()
 
@@ -419,11 +491,14 @@ class ObsService(Capability):
             def on_progress(done: int, total: int | None) -> None:
                 with contextlib.suppress(Exception):
                     task.update(phase="copying", done=done, total=total)
+
             try:
-                return await self.copy(src, dst, drop_last_dir=drop_last_dir,
-                                       on_progress=on_progress)
+                return await self.copy(
+                    src, dst, drop_last_dir=drop_last_dir, on_progress=on_progress
+                )
             except ObsError as e:
                 raise TaskError(e.message, status=e.status, reason=e.reason) from None
 
-        return self.app.tasks.submit("obs-copy", f"Copy {src} to {dst}", work,
-                                     meta={"src": src, "dst": dst})
+        return self.app.tasks.submit(
+            "obs-copy", f"Copy {src} to {dst}", work, meta={"src": src, "dst": dst}
+        )

@@ -87,8 +87,12 @@ class ObjectStore(Protocol):
 
     def list_buckets(self) -> list[ObjectInfo]: ...
     def create_bucket(self, bucket: str) -> None: ...
-    def list(
-        self, bucket: str, prefix: str = "", delimiter: str = "/", token: str | None = None,
+    def list_objects(
+        self,
+        bucket: str,
+        prefix: str = "",
+        delimiter: str = "/",
+        token: str | None = None,
         limit: int = 1000,
     ) -> ListPage: ...
     def head(self, bucket: str, key: str) -> ObjectInfo: ...
@@ -184,7 +188,7 @@ class S3Store:
         except Exception as e:
             raise self._err(e, bucket) from None
 
-    def list(
+    def list_objects(
         self,
         bucket: str,
         prefix: str = "",
@@ -216,7 +220,9 @@ class S3Store:
                 )
             )
         entries.sort(key=lambda i: i.key)
-        return ListPage(entries, resp.get("NextContinuationToken") if resp.get("IsTruncated") else None)
+        return ListPage(
+            entries, resp.get("NextContinuationToken") if resp.get("IsTruncated") else None
+        )
 
     def head(self, bucket: str, key: str) -> ObjectInfo:
         """Size, ETag, time and metadata of one object."""
@@ -311,9 +317,7 @@ class S3Store:
     ) -> str:
         """Start a multipart upload; returns its upload id."""
         try:
-            r = self.client.create_multipart_upload(
-                Bucket=bucket, Key=key, Metadata=metadata or {}
-            )
+            r = self.client.create_multipart_upload(Bucket=bucket, Key=key, Metadata=metadata or {})
         except Exception as e:
             raise self._err(e, bucket, key) from None
         return str(r["UploadId"])
@@ -378,8 +382,9 @@ class S3Store:
         params: dict[str, Any] = {"Bucket": bucket, "Key": key}
         if filename:
             params["ResponseContentDisposition"] = _disposition(filename)
-        return str(self.client.generate_presigned_url("get_object", Params=params,
-                                                      ExpiresIn=expires))
+        return str(
+            self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires)
+        )
 
     def presign_upload_part(
         self, bucket: str, key: str, upload_id: str, part_number: int, expires: int
@@ -389,7 +394,10 @@ class S3Store:
             self.client.generate_presigned_url(
                 "upload_part",
                 Params={
-                    "Bucket": bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number
+                    "Bucket": bucket,
+                    "Key": key,
+                    "UploadId": upload_id,
+                    "PartNumber": part_number,
                 },
                 ExpiresIn=expires,
             )
@@ -501,8 +509,7 @@ class LocalStore:
         out = []
         for entry in sorted(os.scandir(self.root), key=lambda e: e.name):
             if entry.is_dir() and valid_bucket(entry.name):
-                out.append(ObjectInfo(entry.name, is_dir=True,
-                                      last_modified=entry.stat().st_mtime))
+                out.append(ObjectInfo(entry.name, is_dir=True, last_modified=entry.stat().st_mtime))
         return out
 
     def create_bucket(self, bucket: str) -> None:
@@ -525,11 +532,14 @@ class LocalStore:
                     continue
                 st = entry.stat()
                 if entry.is_dir():
-                    yield ObjectInfo(f"{lead}{entry.name}/", is_dir=True,
-                                     last_modified=st.st_mtime)
+                    yield ObjectInfo(f"{lead}{entry.name}/", is_dir=True, last_modified=st.st_mtime)
                 else:
-                    yield ObjectInfo(f"{lead}{entry.name}", st.st_size,
-                                     self._etag(Path(entry.path), st), st.st_mtime)
+                    yield ObjectInfo(
+                        f"{lead}{entry.name}",
+                        st.st_size,
+                        self._etag(Path(entry.path), st),
+                        st.st_mtime,
+                    )
             return
         found: list[ObjectInfo] = []
         for dirpath, dirnames, filenames in os.walk(directory):
@@ -547,7 +557,7 @@ class LocalStore:
                     found.append(ObjectInfo(key, st.st_size, self._etag(p, st), st.st_mtime))
         yield from sorted(found, key=lambda i: i.key)
 
-    def list(
+    def list_objects(
         self,
         bucket: str,
         prefix: str = "",
@@ -571,14 +581,18 @@ class LocalStore:
         try:
             st = path.stat()
         except FileNotFoundError:
-            raise ObsNotFound(f"The object does not exist ({ObsPath(bucket, key)}).",
-                              "no_such_key") from None
+            raise ObsNotFound(
+                f"The object does not exist ({ObsPath(bucket, key)}).", "no_such_key"
+            ) from None
         if path.is_dir() != key.endswith("/") and key:
-            raise ObsNotFound(f"The object does not exist ({ObsPath(bucket, key)}).",
-                              "no_such_key")
-        return ObjectInfo(key, 0 if path.is_dir() else st.st_size,
-                          "" if path.is_dir() else self._etag(path, st), st.st_mtime,
-                          is_dir=path.is_dir())
+            raise ObsNotFound(f"The object does not exist ({ObsPath(bucket, key)}).", "no_such_key")
+        return ObjectInfo(
+            key,
+            0 if path.is_dir() else st.st_size,
+            "" if path.is_dir() else self._etag(path, st),
+            st.st_mtime,
+            is_dir=path.is_dir(),
+        )
 
     def get_range(
         self, bucket: str, key: str, start: int, end: int | None, if_match: str | None = None
@@ -588,8 +602,9 @@ class LocalStore:
         if info.is_dir:
             raise ObsNotFound(f"{ObsPath(bucket, key)} is a folder.", "no_such_key")
         if if_match and info.etag != if_match:
-            raise ObsError(f"{ObsPath(bucket, key)} changed during the transfer; start again.",
-                           409, "changed")
+            raise ObsError(
+                f"{ObsPath(bucket, key)} changed during the transfer; start again.", 409, "changed"
+            )
         stop = info.size if end is None else min(end + 1, info.size)
         with open(self._path(bucket, key), "rb") as f:
             data = os.pread(f.fileno(), max(0, stop - start), start)
@@ -656,8 +671,9 @@ class LocalStore:
         try:
             meta = json.loads((d / "meta.json").read_text())
         except (OSError, ValueError):
-            raise ObsNotFound("The multipart upload does not exist (completed or aborted).",
-                              "no_such_upload") from None
+            raise ObsNotFound(
+                "The multipart upload does not exist (completed or aborted).", "no_such_upload"
+            ) from None
         if meta.get("bucket") != bucket or meta.get("key") != key:
             raise ObsNotFound("The multipart upload is for another object.", "no_such_upload")
         return d
@@ -670,9 +686,11 @@ class LocalStore:
         upload_id = secrets.token_hex(16)
         d = self.root / f"{_HIDDEN}multipart" / upload_id
         d.mkdir(parents=True)
-        (d / "meta.json").write_text(json.dumps(
-            {"bucket": bucket, "key": key, "metadata": metadata or {}, "created": time.time()}
-        ))
+        (d / "meta.json").write_text(
+            json.dumps(
+                {"bucket": bucket, "key": key, "metadata": metadata or {}, "created": time.time()}
+            )
+        )
         return upload_id
 
     def part_writer(self, bucket: str, key: str, upload_id: str, part_number: int) -> PartWriter:
@@ -709,8 +727,9 @@ class LocalStore:
             raise ObsError("A multipart upload needs at least one part.", 400, "no_parts")
         for n, etag in ordered:
             if n not in have or have[n][0] != etag.strip('"'):
-                raise ObsError(f"Part {n} is missing or its ETag does not match.", 400,
-                               "invalid_part")
+                raise ObsError(
+                    f"Part {n} is missing or its ETag does not match.", 400, "invalid_part"
+                )
         files = [d / f"{n:05d}.part" for n, _ in ordered]
 
         def chunks() -> Iterator[bytes]:
@@ -741,8 +760,14 @@ class LocalStore:
                 "no_presign",
             )
         exp = str(int(time.time()) + int(expires))
-        fields = [params.get("op", ""), bucket, key, params.get("uploadId", ""),
-                  params.get("partNumber", ""), params.get("filename", "")]
+        fields = [
+            params.get("op", ""),
+            bucket,
+            key,
+            params.get("uploadId", ""),
+            params.get("partNumber", ""),
+            params.get("filename", ""),
+        ]
         query = dict(params, expires=exp, signature=self.signer.sign(exp, *fields))
         return f"{self.url_prefix}/{bucket}/{quote(key)}?{urlencode(query)}"
 
@@ -759,16 +784,24 @@ class LocalStore:
         """A signed, expiring PUT URL for one part (relative to the notebook server)."""
         self._upload_dir(upload_id, bucket, key)
         return self._presign(
-            bucket, key,
-            {"op": "part", "uploadId": upload_id, "partNumber": str(part_number)}, expires,
+            bucket,
+            key,
+            {"op": "part", "uploadId": upload_id, "partNumber": str(part_number)},
+            expires,
         )
 
     def verify(self, query: dict[str, str], bucket: str, key: str) -> bool:
         """Whether a request's query carries a valid, unexpired signature for this object."""
         if not self.signer:
             return False
-        fields = [query.get("op", ""), bucket, key, query.get("uploadId", ""),
-                  query.get("partNumber", ""), query.get("filename", "")]
+        fields = [
+            query.get("op", ""),
+            bucket,
+            key,
+            query.get("uploadId", ""),
+            query.get("partNumber", ""),
+            query.get("filename", ""),
+        ]
         return self.signer.verify(query.get("signature", ""), query.get("expires", ""), *fields)
 
 

@@ -34,8 +34,8 @@ MiB = 1 << 20
 MAX_PARTS = 10_000
 #: Smallest part size accepted (OBS allows 100 KB; S3 needs 5 MiB, set part_size accordingly).
 MIN_PART = 128 * 1024
-#: Transient failures worth retrying (with backoff).
-TRANSIENT = ("endpoint_unreachable", "timeout", "store_failed")
+#: Failures worth retrying (with backoff) on top of botocore's own connection retries.
+TRANSIENT = ("timeout", "store_failed")
 
 ProgressCallback = Callable[[int, "int | None"], None]
 Location = str | ObsPath
@@ -70,10 +70,13 @@ class Meter:
 
     def add(self, n: int) -> None:
         """Count ``n`` more bytes."""
+        if n <= 0:
+            return
         with self._lock:
             self.done += n
             now = time.monotonic()
-            if self.callback is None or now - self._last < self._interval:
+            finished = self.total is not None and self.done >= self.total
+            if self.callback is None or (now - self._last < self._interval and not finished):
                 return
             self._last = now
             done, total = self.done, self.total
@@ -165,7 +168,9 @@ class TransferEngine:
         raise AssertionError("unreachable")
 
     def _run_parts(
-        self, jobs: list[Callable[[threading.Event], None]], cancel: threading.Event | None,
+        self,
+        jobs: list[Callable[[threading.Event], None]],
+        cancel: threading.Event | None,
         pool: ThreadPoolExecutor,
     ) -> None:
         """Run jobs in ``pool``; the first failure stops the others and is raised."""
@@ -180,10 +185,12 @@ class TransferEngine:
 
         watcher: threading.Thread | None = None
         if cancel is not None:
+
             def watch() -> None:
                 while not stop.is_set():
                     if cancel.wait(0.05):
                         stop.set()
+
             watcher = threading.Thread(target=watch, daemon=True)
             watcher.start()
         futures: list[Future[None]] = [pool.submit(run, job) for job in jobs]
@@ -226,8 +233,12 @@ class TransferEngine:
             data = path.read_bytes()
             etag = self._retry(cancel, self.store.put, dst.bucket, dst.key, data, None)
             if is_md5_etag(etag) and "-" not in etag and etag != md5_hex(data):
-                raise ObsError(f"Integrity check failed uploading {dst}: the ETag does not match "
-                               "the file's MD5; try again.", 502, "checksum")
+                raise ObsError(
+                    f"Integrity check failed uploading {dst}: the ETag does not match "
+                    "the file's MD5; try again.",
+                    502,
+                    "checksum",
+                )
             meter.add(len(data))
         else:
             etag = self._upload_multipart(path, st, dst, meter, cancel)
@@ -242,7 +253,11 @@ class TransferEngine:
         return self.state_dir / f"{kind}-{digest}.json"
 
     def _upload_multipart(
-        self, path: Path, st: os.stat_result, dst: ObsPath, meter: Meter,
+        self,
+        path: Path,
+        st: os.stat_result,
+        dst: ObsPath,
+        meter: Meter,
         cancel: threading.Event | None,
     ) -> str:
         size = st.st_size
@@ -262,8 +277,13 @@ class TransferEngine:
                     if remote.get(int(n), ("",))[0] == md5:
                         md5s[int(n)] = md5
         if not upload_id:
-            upload_id = self._retry(cancel, self.store.create_multipart, dst.bucket, dst.key,
-                                    {PART_SIZE_META: str(part_size)})
+            upload_id = self._retry(
+                cancel,
+                self.store.create_multipart,
+                dst.bucket,
+                dst.key,
+                {PART_SIZE_META: str(part_size)},
+            )
         lock = threading.Lock()
 
         def save() -> None:
@@ -283,15 +303,18 @@ class TransferEngine:
                 offset = (n - 1) * part_size
                 data = os.pread(fd, min(part_size, size - offset), offset)
                 digest = md5_hex(data)
-                etag = self._retry(stop, self.store.upload_part, dst.bucket, dst.key,
-                                   upload_id, n, data)
+                etag = self._retry(
+                    stop, self.store.upload_part, dst.bucket, dst.key, upload_id, n, data
+                )
                 if is_md5_etag(etag) and etag != digest:
-                    raise ObsError(f"Integrity check failed on part {n} of {dst}; try again.",
-                                   502, "checksum")
+                    raise ObsError(
+                        f"Integrity check failed on part {n} of {dst}; try again.", 502, "checksum"
+                    )
                 with lock:
                     md5s[n] = digest
                     save()
                 meter.add(len(data))
+
             return job
 
         try:
@@ -307,14 +330,19 @@ class TransferEngine:
         finally:
             os.close(fd)
         ordered = [(n, md5s[n]) for n in range(1, count + 1)]
-        etag = self._retry(cancel, self.store.complete_multipart, dst.bucket, dst.key,
-                           upload_id, ordered)
+        etag = self._retry(
+            cancel, self.store.complete_multipart, dst.bucket, dst.key, upload_id, ordered
+        )
         if state_path is not None:
             state_path.unlink(missing_ok=True)
         expected = multipart_etag(m for _, m in ordered)
         if is_md5_etag(etag) and etag != expected:
-            raise ObsError(f"Integrity check failed for {dst}: the object's ETag does not match "
-                           "the uploaded parts; upload it again.", 502, "checksum")
+            raise ObsError(
+                f"Integrity check failed for {dst}: the object's ETag does not match "
+                "the uploaded parts; upload it again.",
+                502,
+                "checksum",
+            )
         return str(etag)
 
     # -- downloads
@@ -327,8 +355,17 @@ class TransferEngine:
             parts = int(info.etag.rsplit("-", 1)[1])
             if parts == 1:
                 return max(info.size, 1), True
-            candidates = [self.part_size, choose_part_size(info.size, self.part_size),
-                          8 * MiB, 5 * MiB, 16 * MiB, 15 * MiB, 32 * MiB, 64 * MiB, 100 * MiB]
+            candidates = [
+                self.part_size,
+                choose_part_size(info.size, self.part_size),
+                8 * MiB,
+                5 * MiB,
+                16 * MiB,
+                15 * MiB,
+                32 * MiB,
+                64 * MiB,
+                100 * MiB,
+            ]
             for c in candidates:
                 if math.ceil(info.size / c) == parts and info.size > (parts - 1) * c:
                     return c, True
@@ -341,8 +378,12 @@ class TransferEngine:
             return
         if "-" in etag:
             if aligned and multipart_etag(part_md5s) != etag:
-                raise ObsError(f"Integrity check failed: the downloaded data does not match the "
-                               f"object's ETag ({info.key}); download it again.", 502, "checksum")
+                raise ObsError(
+                    f"Integrity check failed: the downloaded data does not match the "
+                    f"object's ETag ({info.key}); download it again.",
+                    502,
+                    "checksum",
+                )
             return
         if len(part_md5s) == 1:
             actual = part_md5s[0]
@@ -353,8 +394,12 @@ class TransferEngine:
                     h.update(chunk)
             actual = h.hexdigest()
         if actual != etag:
-            raise ObsError(f"Integrity check failed: the downloaded data does not match the "
-                           f"object's MD5 ({info.key}); download it again.", 502, "checksum")
+            raise ObsError(
+                f"Integrity check failed: the downloaded data does not match the "
+                f"object's MD5 ({info.key}); download it again.",
+                502,
+                "checksum",
+            )
 
     def download_file(
         self,
@@ -386,14 +431,22 @@ class TransferEngine:
         if state is None:
             tmp.unlink(missing_ok=True)
             state_path.unlink(missing_ok=True)
-            first, info = self._retry(cancel, self.store.get_range, src.bucket, src.key, 0,
-                                      self.part_size - 1, None)
+            first, info = self._retry(
+                cancel, self.store.get_range, src.bucket, src.key, 0, self.part_size - 1, None
+            )
         assert info is not None
         if meter.total is None:
             meter.total = info.size
         try:
             if first is not None and len(first) >= info.size:
-                self._verify(info, [md5_hex(first)], tmp, True)
+                part_size, aligned = self._aligned_part_size(info)
+                if "-" not in info.etag:
+                    part_size, aligned = max(1, info.size), True
+                md5s = [
+                    md5_hex(first[i : i + part_size])
+                    for i in range(0, max(1, len(first)), part_size)
+                ]
+                self._verify(info, md5s, tmp, aligned)
                 with open(tmp, "wb") as f:
                     f.write(first)
                 os.replace(tmp, dest)
@@ -418,14 +471,25 @@ class TransferEngine:
         return info
 
     def _download_parts(
-        self, src: ObsPath, info: ObjectInfo, tmp: Path, state_path: Path,
-        state: dict[str, Any] | None, first: bytes | None, meter: Meter,
+        self,
+        src: ObsPath,
+        info: ObjectInfo,
+        tmp: Path,
+        state_path: Path,
+        state: dict[str, Any] | None,
+        first: bytes | None,
+        meter: Meter,
         cancel: threading.Event | None,
     ) -> None:
         if state is None:
             part_size, aligned = self._aligned_part_size(info)
-            state = {"etag": info.etag, "size": info.size, "part_size": part_size,
-                     "aligned": aligned, "parts": {}}
+            state = {
+                "etag": info.etag,
+                "size": info.size,
+                "part_size": part_size,
+                "aligned": aligned,
+                "parts": {},
+            }
             with open(tmp, "wb") as f:
                 f.truncate(info.size)
         part_size = int(state["part_size"])
@@ -458,17 +522,26 @@ class TransferEngine:
                 def job(stop: threading.Event) -> None:
                     start = (n - 1) * part_size
                     end = min(info.size, start + part_size) - 1
-                    data, _ = self._retry(stop, self.store.get_range, src.bucket, src.key,
-                                          start, end, info.etag or None)
+                    data, _ = self._retry(
+                        stop,
+                        self.store.get_range,
+                        src.bucket,
+                        src.key,
+                        start,
+                        end,
+                        info.etag or None,
+                    )
                     if len(data) != end - start + 1:
-                        raise ObsError(f"Short read on {src} (part {n}); try again.", 502,
-                                       "store_failed")
+                        raise ObsError(
+                            f"Short read on {src} (part {n}); try again.", 502, "store_failed"
+                        )
                     os.pwrite(fd, data, start)
                     digest = md5_hex(data)
                     with lock:
                         md5s[n] = digest
                         save()
                     meter.add(len(data))
+
                 return job
 
             try:
@@ -521,9 +594,9 @@ class TransferEngine:
             prefix = src.as_folder()
             token = None
             while True:
-                page = self.store.list(prefix.bucket, prefix.key, "", token, 1000)
+                page = self.store.list_objects(prefix.bucket, prefix.key, "", token, 1000)
                 for info in page.entries:
-                    rel = info.key[len(prefix.key):]
+                    rel = info.key[len(prefix.key) :]
                     if rel:
                         yield rel, info.size
                 token = page.next_token
@@ -573,6 +646,7 @@ class TransferEngine:
                         os.makedirs(d, exist_ok=True)
                     return
                 self.copy_file(s, d, progress=meter, cancel=stop)
+
             return job
 
         if not isinstance(dst, ObsPath):
@@ -590,11 +664,11 @@ class TransferEngine:
         if not loc.key:
             return True
         if loc.key.endswith("/"):
-            return bool(self.store.list(loc.bucket, loc.key, "/", None, 1).entries) or \
-                self._exists(loc)
+            page = self.store.list_objects(loc.bucket, loc.key, "/", None, 1)
+            return bool(page.entries) or self._exists(loc)
         if self._exists(loc):
             return False
-        return bool(self.store.list(loc.bucket, loc.key + "/", "/", None, 1).entries)
+        return bool(self.store.list_objects(loc.bucket, loc.key + "/", "/", None, 1).entries)
 
     def _exists(self, loc: ObsPath) -> bool:
         try:
@@ -620,11 +694,16 @@ class TransferEngine:
         if self.is_folder(src):
             if not drop_last_dir:
                 name = src.name if isinstance(src, ObsPath) else Path(str(src).rstrip("/")).name
-                dst = dst.child(name + "/") if isinstance(dst, ObsPath) else \
-                    os.path.join(str(dst), name)
+                dst = (
+                    dst.child(name + "/")
+                    if isinstance(dst, ObsPath)
+                    else os.path.join(str(dst), name)
+                )
             return self.copy_tree(src, dst, progress=progress, cancel=cancel)
         if isinstance(src, str) and not os.path.exists(src):
             raise ObsNotFound(f"No such file or folder: {src}")
+        if isinstance(src, ObsPath) and src.is_folder:
+            raise ObsNotFound(f"No such folder: {src}")
         name = src.name if isinstance(src, ObsPath) else Path(src).name
         if isinstance(dst, ObsPath):
             if dst.is_folder or self.is_folder(dst):
