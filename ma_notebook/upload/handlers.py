@@ -212,3 +212,158 @@ default_handlers = [
     (api_path("upload", "url", "probe"), UrlProbeHandler),
     (api_path("upload", "url"), UrlImportHandler),
 ]
+
+
+# ---------------------------------------------------------------- OBS transit, imports, downloads
+
+TRANSIT = rf"upload/transit/{SID}"
+
+
+class TransitCreateHandler(UploadHandlerBase):
+    """POST {path, name, size, key, overwrite, transit_path}: start or find a transit upload."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        data = self.json_body()
+        size = data.get("size")
+        if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+            raise web.HTTPError(400, "'size' must be the file size in bytes (an integer > 0).")
+        transit = self.uploads.transit
+        session = await transit.create(
+            path=_str(data, "path", required=False),
+            name=_str(data, "name"),
+            size=size,
+            key=_str(data, "key", required=False),
+            overwrite=_bool(data, "overwrite"),
+            transit_path=_str(data, "transit_path", required=False),
+        )
+        done = await transit.parts_done(session)
+        self.write_json({**session.to_json(), "parts_done": done}, status=201)
+
+
+class TransitHandler(UploadHandlerBase):
+    """GET: the transit upload and the parts OBS holds. DELETE: cancel it."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, sid: str) -> None:
+        transit = self.uploads.transit
+        session = transit.get(sid)
+        done = await transit.parts_done(session)
+        self.write_json({**session.to_json(), "parts_done": done})
+
+    @web.authenticated
+    @authorized
+    async def delete(self, sid: str) -> None:
+        await self.uploads.transit.cancel(sid)
+        self.set_status(204)
+        self.finish()
+
+
+class TransitPresignHandler(UploadHandlerBase):
+    """POST {parts: [n, ...]}: expiring URLs to PUT those parts straight to OBS."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, sid: str) -> None:
+        data = self.json_body()
+        numbers = data.get("parts")
+        if (
+            not isinstance(numbers, list)
+            or not numbers
+            or len(numbers) > 100
+            or not all(isinstance(n, int) and not isinstance(n, bool) for n in numbers)
+        ):
+            raise web.HTTPError(400, "'parts' must be a list of 1 to 100 part numbers.")
+        transit = self.uploads.transit
+        urls = transit.presign(transit.get(sid), numbers)
+        self.write_json({"urls": {str(n): u for n, u in urls.items()}})
+
+
+@web.stream_request_body
+class TransitPartHandler(UploadHandlerBase):
+    """PUT raw part bytes: the server relays them to OBS (when the browser cannot reach it)."""
+
+    _buffer: bytearray | None = None
+    _limit = 0
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        if self.request.method != "PUT":
+            return
+        user = self.current_user
+        if not user or not await ensure_async(
+            self.authorizer.is_authorized(self, user, "write", self.auth_resource)
+        ):
+            raise web.HTTPError(403, "Not allowed to upload.")
+        transit = self.uploads.transit
+        session = transit.get(self.path_kwargs["sid"])
+        start, end = transit.part_range(session, int(self.path_kwargs["number"]))
+        self._limit = end - start
+        connection: Any = self.request.connection
+        connection.set_max_body_size(self._limit)
+        self._buffer = bytearray()
+
+    def data_received(self, chunk: bytes) -> None:
+        """Collect the part in memory (parts are at most a few tens of MiB)."""
+        if self._buffer is not None and len(self._buffer) + len(chunk) <= self._limit:
+            self._buffer.extend(chunk)
+
+    @web.authenticated
+    @authorized
+    async def put(self, sid: str, number: str) -> None:
+        transit = self.uploads.transit
+        session = transit.get(sid)
+        data = bytes(self._buffer or b"")
+        self._buffer = None
+        etag = await transit.relay_part(session, int(number), data)
+        self.write_json({"part": int(number), "etag": etag, "size": len(data)})
+
+
+class TransitCompleteHandler(UploadHandlerBase):
+    """POST: assemble the parts and pull the file into the folder (202 + the task)."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, sid: str) -> None:
+        transit = self.uploads.transit
+        task = await transit.complete(transit.get(sid))
+        self.write_json(task.to_json(), status=202)
+
+
+class ObsImportHandler(UploadHandlerBase):
+    """POST {obs_path, path, overwrite}: copy one OBS file into a folder (202 + the task)."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        data = self.json_body()
+        task = await self.uploads.transit.start_import(
+            _str(data, "obs_path"), _str(data, "path", required=False), _bool(data, "overwrite")
+        )
+        self.write_json(task.to_json(), status=202)
+
+
+class DownloadViaObsHandler(UploadHandlerBase):
+    """POST {path, transit_path?}: stage a file in OBS and get an expiring link (202 + task)."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        data = self.json_body()
+        task = await self.uploads.transit.start_download(
+            _str(data, "path"), _str(data, "transit_path", required=False)
+        )
+        self.write_json(task.to_json(), status=202)
+
+
+default_handlers += [
+    (api_path("upload", "transit"), TransitCreateHandler),
+    (api_path(TRANSIT), TransitHandler),
+    (api_path(TRANSIT, "presign"), TransitPresignHandler),
+    (api_path(TRANSIT, "parts", r"(?P<number>[0-9]+)"), TransitPartHandler),
+    (api_path(TRANSIT, "complete"), TransitCompleteHandler),
+    (api_path("upload", "obs"), ObsImportHandler),
+    (api_path("upload", "download"), DownloadViaObsHandler),
+]

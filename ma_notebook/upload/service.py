@@ -27,14 +27,13 @@ from tornado import web
 from traitlets import Float, Integer, List, Unicode, validate
 
 from ..capability import Capability
+from ..obs.errors import ObsError
 from ..tasks import Task, TaskError
+from .transit import Transit
 from .urlfetch import FetchInfo, UrlError, UrlFetcher, parse_networks, remove_quietly, safe_name
 
 MB = 1000 * 1000
 GB = 1000 * MB
-
-#: Characters the seed refuses in imported file names.
-BAD_NAME_CHARS = "<>'\";\\`=#$%^&"
 
 FOLDER_ADVICE = (
     "Folders cannot be uploaded. Compress the folder into a package (for example a .zip), "
@@ -136,6 +135,19 @@ class UploadService(Capability):
             "public addresses are fetched."
         ),
     )
+    download_link_seconds = Integer(
+        3600,
+        config=True,
+        help=(
+            'Lifetime in seconds of the link "Download via OBS" hands out; the staged copy '
+            "is deleted after it. Default: 3600."
+        ),
+    )
+    download_via_obs_min_bytes = Integer(
+        100 * MB,
+        config=True,
+        help='Files above this size get "Download via OBS" in the file browser. Default: 100 MB.',
+    )
     url_connect_timeout = Float(
         20.0, config=True, help="Seconds to wait for a URL import to connect. Default: 20."
     )
@@ -156,6 +168,16 @@ class UploadService(Capability):
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.sessions: dict[str, UploadSession] = {}
         self._load_sessions()
+        self.transit = Transit(self)
+        self._transit_default = ""
+
+    async def start(self) -> None:
+        """Learn the default OBS transit folder (created in the embedded store)."""
+        if self.transit.available():
+            try:
+                self._transit_default = str(await self.transit.obs.default_transit_path())
+            except ObsError as e:
+                self.log.info("ma-notebook upload: no default transit path: %s", e.message)
 
     # ------------------------------------------------------------------ common
 
@@ -168,6 +190,9 @@ class UploadService(Capability):
             "obs_import_max_bytes": self.obs_import_max_bytes,
             "max_active_uploads": self.max_active_uploads,
             "chunk_bytes": self.chunk_bytes,
+            "transit": self.transit.available(),
+            "transit_default": self._transit_default,
+            "download_via_obs_min_bytes": self.download_via_obs_min_bytes,
         }
 
     @property
