@@ -3,6 +3,7 @@ import * as React from 'react';
 import { IAddFilesContext } from '../tokens';
 import { UploadTable } from './components';
 import { IUploadItem, UploadQueue } from './queue';
+import { TaskRow, useTasks } from './RemoteTab';
 
 /** Files and folders of a drop (folders are detected so they can be refused). */
 export function collectDrop(data: DataTransfer): {
@@ -68,14 +69,26 @@ function TransitPathForm(props: {
   React.useEffect(() => {
     void props.settings.defaultPath().then(setDefaultPath, () => undefined);
   }, []);
-  const confirm = (value: string) => {
-    const trimmed = value.trim();
-    if (trimmed && !/^obs:\/\/[^/]+/.test(trimmed)) {
+  const confirm = async (value: string) => {
+    let chosen = value.trim();
+    if (!chosen) {
+      // USE DEFAULT: remember the server's default so the choice sticks.
+      chosen = await props.settings.defaultPath().catch(() => '');
+      if (!chosen) {
+        setError(
+          trans.__(
+            'This server has no default OBS transit path; enter one like obs://bucket/folder/'
+          )
+        );
+        return;
+      }
+    }
+    if (!/^obs:\/\/[^/]+/.test(chosen)) {
       setError(trans.__('Enter an OBS path like obs://bucket/folder/'));
       return;
     }
-    void props.settings.set(trimmed);
-    props.onConfirm(trimmed);
+    await props.settings.set(chosen);
+    props.onConfirm(chosen);
   };
   return (
     <div className="ma-Upload-transit">
@@ -89,7 +102,7 @@ function TransitPathForm(props: {
         {trans.__('Set the OBS transit path')}
         <button
           className="jp-mod-styled ma-Upload-useDefault"
-          onClick={() => confirm('')}
+          onClick={() => void confirm('')}
           title={defaultPath}
         >
           {trans.__('USE DEFAULT')}
@@ -108,13 +121,13 @@ function TransitPathForm(props: {
           }}
           onKeyDown={e => {
             if (e.key === 'Enter') {
-              confirm(path);
+              void confirm(path);
             }
           }}
         />
         <button
           className="jp-mod-styled jp-mod-accept ma-Upload-confirm"
-          onClick={() => confirm(path)}
+          onClick={() => void confirm(path)}
         >
           {trans.__('CONFIRM')}
         </button>
@@ -150,7 +163,21 @@ export function LocalTab(props: ILocalTabProps): JSX.Element {
       queue.add(files, context.path);
     }
   };
-  const onTransit = (item: IUploadItem) => {
+  const [serverTasks] = useTasks('upload.transit');
+  const followed = new Set(queue.items.map(i => i.taskId));
+  const detached = serverTasks.filter(
+    t => ['queued', 'running'].includes(t.state) && !followed.has(t.id)
+  );
+  const onTransit = async (item: IUploadItem) => {
+    const check = await (queue.transit?.available() ??
+      Promise.resolve({ ok: false, reason: 'OBS is off' }));
+    if (!check.ok) {
+      queue.fail(
+        item,
+        trans.__('OBS transit is not available: %1', check.reason ?? '')
+      );
+      return;
+    }
     const remembered = props.transitSettings.get();
     if (remembered) {
       queue.useTransit(item, remembered);
@@ -221,7 +248,25 @@ export function LocalTab(props: ILocalTabProps): JSX.Element {
           }}
         />
       </div>
-      <UploadTable queue={queue} trans={trans} onTransit={onTransit} />
+      <UploadTable
+        queue={queue}
+        trans={trans}
+        onTransit={item => void onTransit(item)}
+      />
+      {detached.length ? (
+        <div className="ma-Upload-list">
+          <div className="ma-Upload-summary">
+            {trans.__('Copying from OBS on the server')}
+          </div>
+          <table className="ma-Upload-table">
+            <tbody>
+              {detached.map(t => (
+                <TaskRow key={t.id} task={t} trans={trans} />
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
       <div className="ma-Upload-footer">
         <button
           className="jp-mod-styled ma-Upload-transitSettings"

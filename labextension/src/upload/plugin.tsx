@@ -10,11 +10,15 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 import { CommandIDs, IAddFilesDialog, IMaNotebook } from '../tokens';
 import { ITransitSettings, LocalTab, collectDrop } from './LocalTab';
+import { ObsTab } from './ObsTab';
 import { RemoteTab } from './RemoteTab';
+import { downloadViaObs } from './download';
+import { TransitUploader } from './transit';
 import { UploadStatus } from './UploadStatus';
 import { IUploadLimits, UploadQueue } from './queue';
 
 const PLUGIN_ID = 'ma-notebook:upload';
+const DOWNLOAD_VIA_OBS = 'ma-notebook:download-via-obs';
 
 /**
  * Uploads: the Local and Remote tabs of "Add files to Notebook", the upload
@@ -41,6 +45,19 @@ export const uploadPlugin: JupyterFrontEndPlugin<void> = {
       info => info.capabilities.upload as unknown as IUploadLimits
     );
     const queue = new UploadQueue(limits);
+    queue.transit = new TransitUploader(
+      core.serverInfo.then(
+        info =>
+          info.capabilities.upload?.transit
+            ? { ok: true }
+            : {
+                ok: false,
+                reason:
+                  (info.capabilities.obs?.reason as string) ?? 'OBS is off'
+              },
+        () => ({ ok: false, reason: 'no server' })
+      )
+    );
 
     let settings: ISettingRegistry.ISettings | null = null;
     if (settingRegistry) {
@@ -75,6 +92,13 @@ export const uploadPlugin: JupyterFrontEndPlugin<void> = {
         )
     });
     dialog.addTab({
+      id: 'obs',
+      label: trans.__('OBS'),
+      rank: 30,
+      create: context =>
+        ReactWidget.create(<ObsTab context={context} trans={trans} />)
+    });
+    dialog.addTab({
       id: 'remote',
       label: trans.__('Remote'),
       rank: 40,
@@ -94,6 +118,39 @@ export const uploadPlugin: JupyterFrontEndPlugin<void> = {
         isActive: () => true
       });
     }
+
+    // "Download via OBS" for files over the direct limit.
+    let viaObsMin = 100 * 1000 * 1000;
+    void limits.then(l => {
+      viaObsMin = (l as any).download_via_obs_min_bytes ?? viaObsMin;
+    });
+    const selectedFile = () => {
+      const items = browser ? Array.from(browser.selectedItems()) : [];
+      return items.length === 1 && items[0].type !== 'directory'
+        ? items[0]
+        : null;
+    };
+    app.commands.addCommand(DOWNLOAD_VIA_OBS, {
+      label: trans.__('Download via OBS'),
+      caption: trans.__(
+        'Copy the file to the OBS transit path and download it from an expiring link'
+      ),
+      isVisible: () => {
+        const item = selectedFile();
+        return !!item && (item.size ?? 0) > viaObsMin;
+      },
+      execute: async args => {
+        const path = (args.path as string) ?? selectedFile()?.path;
+        if (path) {
+          await downloadViaObs(path, transitSettings.get(), trans);
+        }
+      }
+    });
+    app.contextMenu.addItem({
+      command: DOWNLOAD_VIA_OBS,
+      selector: '.jp-DirListing-item[data-isdir="false"]',
+      rank: 9
+    });
 
     // Files dropped onto the file browser go through the same queue.
     if (browser) {

@@ -189,6 +189,11 @@ export class UploadQueue {
     this._pump();
   }
 
+  /** Mark an item as failed with a message for the user. */
+  fail(item: IUploadItem, message: string): void {
+    this._set(item, 'failed', message);
+  }
+
   /** Remove finished rows from the list. */
   clearFinished(): void {
     this._items = this._items.filter(i => !FINAL.includes(i.state));
