@@ -31,6 +31,12 @@ class MotoServer:
         urllib.request.urlopen(req, timeout=10).read()
 
 
+@pytest.fixture(autouse=True)
+def _obs_env_restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The in-process OBS service exports its embedded root for kernels; undo that per test."""
+    monkeypatch.delenv(LOCAL_ROOT_ENV, raising=False)
+
+
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[MotoServer]:
     """moto's S3 server on a free loopback port, honouring bucket CORS, small parts allowed."""

@@ -127,7 +127,7 @@ async def test_browser_style_multipart_upload_with_presigned_part_urls(
     client = AsyncHTTPClient()
     data = os.urandom(2 * PART + 1000)
     plan = obs.plan_multipart(len(data))
-    assert plan["parts"] == 1 and plan["part_size"] >= 8 * 1024 * 1024
+    assert plan["parts"] == 1 and plan["part_size"] >= 16 * 1024 * 1024
     path = "obs://test-bucket/transit/upload.bin"
     upload_id = await obs.create_multipart(path)
     parts = []

@@ -66,10 +66,10 @@ def big_file(tmp_path):
 
 
 def test_part_size_grows_to_stay_within_10000_parts():
-    assert choose_part_size(256 * MiB) == 8 * MiB
+    assert choose_part_size(256 * MiB) == 16 * MiB
     size = 200 * 1024 * MiB  # 200 GiB
     part = choose_part_size(size)
-    assert part % MiB == 0 and -(-size // part) <= 10_000 and part > 8 * MiB
+    assert part % MiB == 0 and -(-size // part) <= 10_000 and part > 16 * MiB
 
 
 def test_multipart_upload_and_ranged_download_verify_checksums(obs_target, big_file, tmp_path):

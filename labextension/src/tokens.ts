@@ -7,6 +7,7 @@ export namespace CommandIDs {
   export const openEvents = 'ma-notebook:open-events';
   export const refreshEvents = 'ma-notebook:refresh-events';
   export const addFiles = 'ma-notebook:add-files';
+  export const openObs = 'ma-notebook:open-obs';
 }
 
 /** What GET /ma-notebook/api/info returns. */

@@ -1,3 +1,4 @@
 import './base.css';
 import './addfiles.css';
 import './upload.css';
+import './obs.css';

@@ -118,13 +118,13 @@ class ObsService(Capability):
         10, config=True, help="Parts of big objects transferred at once. Default: 10."
     )
     part_size = Integer(
-        8 * MiB,
+        16 * MiB,
         config=True,
         help="Minimum multipart part size in bytes (grows "
-        "to stay within 10,000 parts). Default: 8 MiB.",
+        "to stay within 10,000 parts). Default: 16 MiB.",
     )
     multipart_threshold = Integer(
-        16 * MiB, config=True, help="Objects above this size (bytes) go in parts. Default: 16 MiB."
+        32 * MiB, config=True, help="Objects above this size (bytes) go in parts. Default: 32 MiB."
     )
     presign_expires = Integer(
         3600, config=True, help="Lifetime of presigned URLs in seconds. Default: 3600."

@@ -41,7 +41,7 @@ ProgressCallback = Callable[[int, "int | None"], None]
 Location = str | ObsPath
 
 
-def choose_part_size(size: int, minimum: int = 8 * MiB) -> int:
+def choose_part_size(size: int, minimum: int = 16 * MiB) -> int:
     """The part size for an object of ``size`` bytes: ``minimum``, grown to fit 10,000 parts."""
     part = max(minimum, MIN_PART)
     if size > part * MAX_PARTS:
@@ -114,8 +114,8 @@ class TransferEngine:
         *,
         concurrency: int = 32,
         part_concurrency: int = 10,
-        part_size: int = 8 * MiB,
-        multipart_threshold: int = 16 * MiB,
+        part_size: int = 16 * MiB,
+        multipart_threshold: int = 32 * MiB,
         retries: int = 4,
         state_dir: str | Path | None = None,
     ) -> None:
