@@ -6,6 +6,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -39,6 +40,7 @@ def obs_lab(moto_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
             extra_args=[
                 f"--ObsService.transit_path=obs://{TRANSIT_BUCKET}/uploads/",
                 "--UploadService.direct_max_bytes=10000000",
+                "--UploadService.download_via_obs_min_bytes=10000000",
             ],
         )
         lab.start()
@@ -135,3 +137,60 @@ def test_transit_relays_through_the_server_when_obs_refuses_cors(obs_page, obs_l
     assert (obs_lab.root_dir / "relayed.bin").read_bytes() == data
     assert [u for u in puts if re.search(r"/upload/transit/[0-9a-f]{32}/parts/\d+$", u)]
     assert transit_objects(obs_lab) == []
+
+
+def open_dialog(obs_page: LabPage, tab: str) -> Any:
+    obs_page.open()
+    obs_page.page.evaluate(
+        "tab => { window.jupyterapp.commands.execute('ma-notebook:add-files', {tab}); }", tab
+    )
+    dialog = obs_page.page.locator(".ma-AddFilesDialog")
+    dialog.wait_for()
+    return dialog
+
+
+def test_obs_tab_imports_a_file_picked_in_the_obs_browser(obs_page, obs_lab):
+    data = os.urandom(3_000_000)
+    obs_lab.s3.put_object(Bucket=TRANSIT_BUCKET, Key="data/train.csv", Body=data)  # type: ignore[attr-defined]
+    dialog = open_dialog(obs_page, "obs")
+    tab = dialog.locator(".ma-Upload-obs")
+    tab.get_by_role("button", name="OPEN OBS FILE BROWSER").click()
+    tab.get_by_role("link", name=f"{TRANSIT_BUCKET}/").click()
+    tab.get_by_role("link", name="data/").click()
+    tab.locator('.ma-ObsBrowser-entry[data-name="train.csv"]').click()
+    expect(tab.locator(".ma-Upload-obsInput")).to_have_value(
+        f"obs://{TRANSIT_BUCKET}/data/train.csv"
+    )
+    tab.get_by_role("button", name="UPLOAD").click()
+    expect(tab.locator('.ma-Upload-row[data-name="train.csv"]')).to_have_attribute(
+        "data-state", "succeeded", timeout=30000
+    )
+    assert (obs_lab.root_dir / "train.csv").read_bytes() == data
+    # A name with refused characters is explained, naming them.
+    tab.locator(".ma-Upload-obsInput").fill(f"obs://{TRANSIT_BUCKET}/#.wget-log3")
+    tab.get_by_role("button", name="UPLOAD").click()
+    expect(tab.locator(".ma-Upload-error")).to_contain_text("invalid characters #")
+
+
+def test_download_via_obs_from_the_file_browser_menu(obs_page, obs_lab):
+    data = os.urandom(11_000_000)
+    (obs_lab.root_dir / "results.bin").write_bytes(data)
+    (obs_lab.root_dir / "small.txt").write_text("small")
+    obs_page.open()
+    page = obs_page.page
+    item = page.locator('.jp-DirListing-item[title*="results.bin"]')
+    item.click(button="right")
+    menu = page.locator(".lm-Menu")
+    expect(menu.get_by_text("Download via OBS")).to_be_visible()
+    with page.expect_download(timeout=60000) as info:
+        menu.get_by_text("Download via OBS").click()
+    download = info.value
+    assert download.suggested_filename == "results.bin"
+    assert Path(download.path()).read_bytes() == data
+    # Small files do not get the item.
+    page.keyboard.press("Escape")
+    expect(page.locator(".lm-Menu")).to_have_count(0)
+    page.locator('.jp-DirListing-item[title*="small.txt"]').click()
+    page.locator('.jp-DirListing-item[title*="small.txt"]').click(button="right")
+    expect(page.locator(".lm-Menu").get_by_text("Copy Path")).to_be_visible()
+    expect(page.locator(".lm-Menu").get_by_text("Download via OBS")).to_be_hidden()

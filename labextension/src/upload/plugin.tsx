@@ -8,6 +8,7 @@ import { IStatusBar } from '@jupyterlab/statusbar';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
+import { ObsBrowser } from '../obs';
 import { CommandIDs, IAddFilesDialog, IMaNotebook } from '../tokens';
 import { ITransitSettings, LocalTab, collectDrop } from './LocalTab';
 import { ObsTab } from './ObsTab';
@@ -77,6 +78,33 @@ export const uploadPlugin: JupyterFrontEndPlugin<void> = {
       }
     };
 
+    // Pickers built on the OBS file browser (from the obs feature).
+    const pickFolder = (onPick: (path: string) => void) => (
+      <div className="ma-Upload-obsBrowser">
+        <ObsBrowser
+          trans={trans}
+          onNavigate={path => onPick(path)}
+          onSelect={entry => {
+            if (entry?.type === 'directory') {
+              onPick(entry.path);
+            }
+          }}
+        />
+      </div>
+    );
+    const pickFile = (onPick: (path: string) => void) => (
+      <div className="ma-Upload-obsBrowser">
+        <ObsBrowser
+          trans={trans}
+          onSelect={entry => {
+            if (entry) {
+              onPick(entry.path);
+            }
+          }}
+        />
+      </div>
+    );
+
     dialog.addTab({
       id: 'local',
       label: trans.__('Local'),
@@ -88,6 +116,7 @@ export const uploadPlugin: JupyterFrontEndPlugin<void> = {
             context={context}
             trans={trans}
             transitSettings={transitSettings}
+            renderObsBrowser={pickFolder}
           />
         )
     });
@@ -96,7 +125,9 @@ export const uploadPlugin: JupyterFrontEndPlugin<void> = {
       label: trans.__('OBS'),
       rank: 30,
       create: context =>
-        ReactWidget.create(<ObsTab context={context} trans={trans} />)
+        ReactWidget.create(
+          <ObsTab context={context} trans={trans} renderObsBrowser={pickFile} />
+        )
     });
     dialog.addTab({
       id: 'remote',
