@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import urllib.request
 import uuid
 
 from playwright.sync_api import expect
@@ -104,3 +106,68 @@ def test_duplicate_name_asks_overwrite_or_cancel(lab_page, lab, tmp_path):
         dialog.locator(f'.ma-Upload-row[data-name="{name}"][data-state="cancelled"]')
     ).to_have_count(1)
     assert (lab.root_dir / name).read_text() == "new content"
+
+
+def test_picking_the_same_file_after_a_reload_resumes_the_upload(lab_page, lab, tmp_path):
+    name = f"resume-{uuid.uuid4().hex[:6]}.bin"
+    data = os.urandom(2 * 1024 * 1024)
+    path = tmp_path / name
+    path.write_bytes(data)
+    os.utime(path, (1_700_000_000, 1_700_000_000))
+    # A previous page sent the first MiB, then was reloaded.
+    key = f"{name}:{len(data)}:1700000000000"
+    status, session = lab.request(
+        "ma-notebook/api/upload/sessions",
+        "POST",
+        {"path": "", "name": name, "size": len(data), "key": key},
+    )
+    assert status == 201, session
+    req = urllib.request.Request(
+        f"{lab.url}/ma-notebook/api/upload/sessions/{session['id']}?offset=0",
+        data=data[: 1024 * 1024],
+        method="PUT",
+        headers={"Authorization": f"token {lab.token}"},
+    )
+    with urllib.request.urlopen(req) as resp:
+        assert json.load(resp)["offset"] == 1024 * 1024
+    puts = []
+    lab_page.page.on("request", lambda r: puts.append(r.url) if r.method == "PUT" else None)
+    dialog = open_local_tab(lab_page)
+    dialog.locator(".ma-Upload-input").set_input_files(str(path))
+    expect(row(dialog, name)).to_have_attribute("data-state", "done")
+    expect(row(dialog, name)).to_contain_text("resumed at 1.0 MB")
+    assert [u for u in puts if "upload/sessions" in u] == [
+        f"{lab.url}/ma-notebook/api/upload/sessions/{session['id']}?offset=1048576"
+    ]
+    assert (lab.root_dir / name).read_bytes() == data
+
+
+def test_files_dropped_on_the_file_browser_join_the_queue(lab_page, lab):
+    name = f"dropped-{uuid.uuid4().hex[:6]}.txt"
+    lab_page.open()
+    page = lab_page.page
+    listing = page.locator(".jp-DirListing-content")
+    listing.wait_for()
+    transfer = page.evaluate_handle(
+        """name => {
+            const dt = new DataTransfer();
+            dt.items.add(new File(['dropped onto the browser'], name, {type: 'text/plain'}));
+            return dt;
+        }""",
+        name,
+    )
+    contents_puts = []
+    page.on(
+        "request",
+        lambda r: (
+            contents_puts.append(r.url) if r.method == "PUT" and "/api/contents/" in r.url else None
+        ),
+    )
+    listing.dispatch_event("drop", {"dataTransfer": transfer})
+    dialog = page.locator(".ma-AddFilesDialog")
+    expect(row(dialog, name)).to_have_attribute("data-state", "done")
+    expect(page.locator(".ma-UploadStatus")).to_have_text("Uploading: 1 / 1")
+    assert (lab.root_dir / name).read_text() == "dropped onto the browser"
+    assert contents_puts == []  # JupyterLab's own uploader did not run
+    # The file browser shows it without a manual refresh.
+    expect(page.locator(f'.jp-DirListing-item[title*="{name}"]')).to_have_count(1)
