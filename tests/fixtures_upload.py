@@ -63,10 +63,15 @@ class _FileServerHandler(BaseHTTPRequestHandler):
             self.end_headers()
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients hanging up early (probes, timeouts) are expected here."""
+
+
 @pytest.fixture(scope="module")
 def file_server() -> Iterator[Any]:
     """A threaded HTTP server on 127.0.0.1 serving test files; ``.url`` is its base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FileServerHandler)
+    server = _QuietServer(("127.0.0.1", 0), _FileServerHandler)
     server.daemon_threads = True
     server.requests = []  # type: ignore[attr-defined]
     server.release = threading.Event()  # type: ignore[attr-defined]
