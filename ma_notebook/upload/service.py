@@ -21,16 +21,22 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from tornado import web
 from traitlets import Float, Integer, List, Unicode, validate
 
 from ..capability import Capability
-from ..obs.errors import ObsError
 from ..tasks import Task, TaskError
 from .transit import Transit
-from .urlfetch import FetchInfo, UrlError, UrlFetcher, parse_networks, remove_quietly, safe_name
+from .urlfetch import (
+    FetchInfo,
+    UrlError,
+    UrlFetcher,
+    display_url,
+    parse_networks,
+    remove_quietly,
+    safe_name,
+)
 
 MB = 1000 * 1000
 GB = 1000 * MB
@@ -169,15 +175,6 @@ class UploadService(Capability):
         self.sessions: dict[str, UploadSession] = {}
         self._load_sessions()
         self.transit = Transit(self)
-        self._transit_default = ""
-
-    async def start(self) -> None:
-        """Learn the default OBS transit folder (created in the embedded store)."""
-        if self.transit.available():
-            try:
-                self._transit_default = str(await self.transit.obs.default_transit_path())
-            except ObsError as e:
-                self.log.info("ma-notebook upload: no default transit path: %s", e.message)
 
     # ------------------------------------------------------------------ common
 
@@ -191,7 +188,7 @@ class UploadService(Capability):
             "max_active_uploads": self.max_active_uploads,
             "chunk_bytes": self.chunk_bytes,
             "transit": self.transit.available(),
-            "transit_default": self._transit_default,
+            "transit_default": self.transit.default_display(),
             "download_via_obs_min_bytes": self.download_via_obs_min_bytes,
         }
 
@@ -285,7 +282,12 @@ class UploadService(Capability):
                 return session
         sid = uuid.uuid4().hex
         temp = self.temp_path(target, sid[:12])
-        temp.touch()
+        try:
+            temp.touch()
+        except OSError as e:
+            raise web.HTTPError(
+                403, f"Cannot write in /{path.strip('/')}: {e.strerror}. Pick another folder."
+            ) from e
         session = UploadSession(
             id=sid,
             path=path.strip("/"),
@@ -414,11 +416,6 @@ class UploadService(Capability):
             work,
             meta={"url": shown, "path": path.strip("/"), "name": name},
         )
-
-
-def display_url(url: str) -> str:
-    """``url`` without its query and fragment (which may carry tokens), for logs and events."""
-    return urlsplit(url)._replace(query="", fragment="").geturl()
 
 
 async def wait_idle(session: UploadSession, timeout: float = 5.0) -> None:

@@ -21,6 +21,7 @@ from tornado import web
 
 from ..obs.errors import ObsError, ObsNotFound
 from ..obs.paths import ObsPath
+from ..obs.service import DEFAULT_TRANSIT_BUCKET
 from ..tasks import Task, TaskError
 from .urlfetch import remove_quietly
 
@@ -118,14 +119,28 @@ class Transit:
         except ObsError as e:
             raise obs_http_error(e) from e
 
+    def default_display(self) -> str:
+        """The default transit folder as the UI shows it ('' when there is none)."""
+        if not self.available():
+            return ""
+        obs = self.obs
+        with contextlib.suppress(ObsError):
+            if obs.transit_path:
+                return str(ObsPath.parse(obs.transit_path).as_folder())
+            if obs.settings.mode == "embedded":
+                return f"obs://{DEFAULT_TRANSIT_BUCKET}/"
+        return ""
+
     async def transit_folder(self, transit_path: str) -> ObsPath:
         """The transit folder: the given obs:// path or the service's default."""
         try:
-            if transit_path.strip():
-                folder = ObsPath.parse(transit_path.strip())
+            chosen = transit_path.strip()
+            if chosen and chosen != self.default_display():
+                folder = ObsPath.parse(chosen)
                 if folder.is_root:
                     raise ObsError("Enter a transit path with a bucket: obs://bucket/folder/.")
                 return folder.as_folder()
+            # The default (created on first use in the embedded store).
             return await self.obs.default_transit_path()
         except ObsError as e:
             raise obs_http_error(e) from e

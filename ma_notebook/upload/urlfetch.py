@@ -178,6 +178,11 @@ class FetchInfo:
         }
 
 
+def display_url(url: str) -> str:
+    """``url`` without its query and fragment (which may carry tokens), for messages and logs."""
+    return urlsplit(url)._replace(query="", fragment="").geturl()
+
+
 def check_url(url: str) -> str:
     """``url`` if it is an absolute http(s) URL, else UrlError saying what is expected."""
     url = (url or "").strip()
@@ -249,7 +254,9 @@ class UrlFetcher:
                 current = result
                 continue
             return result, 200
-        raise UrlError(f"Too many redirects (more than {self.max_redirects}) from {original}.")
+        raise UrlError(
+            f"Too many redirects (more than {self.max_redirects}) from {display_url(original)}."
+        )
 
     async def _hop(
         self,
@@ -308,7 +315,8 @@ class UrlFetcher:
             raise UrlError(f"Timed out connecting to {urlsplit(current).netloc}: {e}.") from e
         except (HTTPStreamClosedError, HTTPClientError, OSError) as e:
             raise UrlError(
-                f"Could not download {current}: {e}. Check that the URL opens in a browser."
+                f"Could not download {display_url(current)}: {e}. "
+                "Check that the URL opens in a browser."
             ) from e
         finally:
             tcp.abort()
