@@ -250,3 +250,22 @@ async def test_bad_urls_are_explained(api, file_server):
         assert status == 400 and fragment in err["message"], (url, err)
     status, err = await api("upload/url/probe", method="POST", body=json.dumps([1]))
     assert status == 400
+
+
+async def test_cancelled_url_import_leaves_nothing(api, jp_root_dir, file_server):
+    status, task = await api(
+        "upload/url",
+        method="POST",
+        body={"url": f"{file_server.url}/stall", "path": "", "name": "stop.bin"},
+    )
+    for _ in range(50):  # wait until the first bytes are in
+        _, seen = await api(f"tasks/{task['id']}")
+        if seen["done"]:
+            break
+        await asyncio.sleep(0.02)
+    assert any(n.startswith(".stop.bin.ma-upload-") for n in files_in(jp_root_dir))
+    status, _ = await api(f"tasks/{task['id']}", method="DELETE")
+    assert status == 202
+    task = await wait_task(api, task["id"])
+    assert task["state"] == "cancelled"
+    assert files_in(jp_root_dir) == []

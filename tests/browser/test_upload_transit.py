@@ -1,4 +1,7 @@
-"""Big files go through OBS transit from Chromium: presigned parts to moto, or relayed."""
+"""Chromium against a JupyterLab whose OBS is moto: transit, the OBS tab, Download via OBS.
+
+The same JupyterLab allows URL imports from 127.0.0.1, for the Remote tab.
+"""
 
 from __future__ import annotations
 
@@ -41,6 +44,7 @@ def obs_lab(moto_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
                 f"--ObsService.transit_path=obs://{TRANSIT_BUCKET}/uploads/",
                 "--UploadService.direct_max_bytes=10000000",
                 "--UploadService.download_via_obs_min_bytes=10000000",
+                "--UploadService.url_allowed_networks=127.0.0.1/32",
             ],
         )
         lab.start()
@@ -194,3 +198,20 @@ def test_download_via_obs_from_the_file_browser_menu(obs_page, obs_lab):
     page.locator('.jp-DirListing-item[title*="small.txt"]').click(button="right")
     expect(page.locator(".lm-Menu").get_by_text("Copy Path")).to_be_visible()
     expect(page.locator(".lm-Menu").get_by_text("Download via OBS")).to_be_hidden()
+
+
+def test_remote_tab_names_the_file_then_imports_it(obs_page, obs_lab, file_server):
+    dialog = open_dialog(obs_page, "remote")
+    tab = dialog.locator(".ma-Upload-remote")
+    tab.locator(".ma-Upload-urlInput").fill(f"{file_server.url}/export?id=7")
+    expect(tab.locator(".ma-Upload-probe")).to_contain_text(
+        "The file you want to upload is report 2024.csv"
+    )
+    tab.get_by_role("button", name="UPLOAD").click()
+    expect(tab.locator('.ma-Upload-row[data-name="report 2024.csv"]')).to_have_attribute(
+        "data-state", "succeeded"
+    )
+    assert (obs_lab.root_dir / "report 2024.csv").read_bytes() == b"a,b\n1,2\n"
+    # The metadata service is refused before anything is fetched.
+    tab.locator(".ma-Upload-urlInput").fill("http://169.254.169.254/latest/meta-data/")
+    expect(tab.locator(".ma-Upload-error")).to_contain_text("Refused to fetch 169.254.169.254")
