@@ -114,15 +114,15 @@ def obs_target(
     yield target
 
 
-def obs_service_config(target: ObsTarget) -> dict[str, Any]:
+def obs_service_config(target: ObsTarget, **traits: Any) -> dict[str, Any]:
     """``ma_config`` section selecting this target for an in-process server."""
     if target.kind == "moto":
-        return {
-            "ObsService": {
-                "endpoint": target.endpoint,
-                "access_key": TEST_AK,
-                "secret_key": TEST_SK,
-                "region": "us-east-1",
-            }
+        section = {
+            "endpoint": target.endpoint,
+            "access_key": TEST_AK,
+            "secret_key": TEST_SK,
+            "region": "us-east-1",
         }
-    return {"ObsService": {"store_kind": "embedded", "local_root": target.local_root}}
+    else:
+        section = {"store_kind": "embedded", "local_root": target.local_root}
+    return {"ObsService": {**section, **traits}}

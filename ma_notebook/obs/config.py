@@ -53,7 +53,7 @@ class ObsSettings:
 
     endpoint: str = ""
     region: str = ""
-    access_key: str = ""
+    access_key: str = field(default="", repr=False)
     secret_key: str = field(default="", repr=False)
     security_token: str = field(default="", repr=False)
     addressing_style: str = "auto"

@@ -115,7 +115,7 @@ class ObsService(Capability):
     )
     concurrency = Integer(32, config=True, help="Objects transferred at once. Default: 32.")
     part_concurrency = Integer(
-        10, config=True, help="Parts of big objects transferred at once. Default: 10."
+        8, config=True, help="Parts of big objects transferred at once. Default: 8."
     )
     part_size = Integer(
         16 * MiB,
@@ -371,7 +371,7 @@ class ObsService(Capability):
         await self._call(self.store.create_bucket, self._path(f"obs://{name}").bucket)
 
     async def delete(self, path: str | ObsPath, recursive: bool = False) -> int:
-        """Delete an object, or a folder with ``recursive``; returns how many objects went."""
+        """Delete an object, or a folder with ``recursive``; returns how many files went."""
         p = self._path(path)
         if not recursive:
             await self._call(self.store.head, p.bucket, p.key)
@@ -381,10 +381,13 @@ class ObsService(Capability):
             p.as_folder().key + rel
             for rel, _ in await self._call(lambda: list(self.engine.iter_tree(p.as_folder())))
         ]
+        count = len([k for k in keys if not k.endswith("/")])
         if await self._exists(p.bucket, p.as_folder().key):
             keys.append(p.as_folder().key)
+        if not keys:
+            raise ObsNotFound(f"No such folder: {p.as_folder()}")
         await self._call(self.store.delete, p.bucket, keys)
-        return len(keys)
+        return count
 
     # -- multipart and presigned URLs (browser uploads / downloads through OBS)
     def plan_multipart(self, size: int) -> dict[str, int]:

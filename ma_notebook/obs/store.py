@@ -141,7 +141,7 @@ class S3Store:
         config = Config(
             max_pool_connections=max_connections,
             s3={"addressing_style": settings.effective_addressing_style()},
-            retries={"max_attempts": 5, "mode": "standard"},
+            retries={"max_attempts": 3, "mode": "standard"},
             connect_timeout=10,
             read_timeout=120,
             tcp_keepalive=True,

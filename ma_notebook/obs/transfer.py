@@ -113,7 +113,7 @@ class TransferEngine:
         store: ObjectStore,
         *,
         concurrency: int = 32,
-        part_concurrency: int = 10,
+        part_concurrency: int = 8,
         part_size: int = 16 * MiB,
         multipart_threshold: int = 32 * MiB,
         retries: int = 4,
