@@ -269,3 +269,17 @@ async def test_cancelled_url_import_leaves_nothing(api, jp_root_dir, file_server
     task = await wait_task(api, task["id"])
     assert task["state"] == "cancelled"
     assert files_in(jp_root_dir) == []
+
+
+async def test_name_appearing_during_upload_asks_again_then_overwrite_completes(api, jp_root_dir):
+    status, session = await start(api, "late.txt", 4)
+    (jp_root_dir / "late.txt").write_text("mine")
+    status, err = await put(api, session["id"], b"data")
+    assert status == 409 and err["reason"] == "exists" and "appeared" in err["message"]
+    assert (jp_root_dir / "late.txt").read_text() == "mine"
+    # Overwrite: the same session is found again and an empty PUT at the end completes it.
+    status, again = await start(api, "late.txt", 4, overwrite=True)
+    assert (again["id"], again["offset"]) == (session["id"], 4)
+    status, done = await put(api, session["id"], b"", offset=4)
+    assert status == 200 and done["complete"] is True
+    assert (jp_root_dir / "late.txt").read_text() == "data"

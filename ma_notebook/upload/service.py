@@ -323,7 +323,9 @@ class UploadService(Capability):
         target = Path(session.target)
         if target.exists() and not session.overwrite:
             raise web.HTTPError(
-                409, f"{session.name} appeared while uploading. Overwrite it or cancel."
+                409,
+                f"{session.name} appeared while uploading. Overwrite it or cancel.",
+                reason="exists",
             )
         os.replace(session.temp, target)
         self._forget(session)

@@ -365,7 +365,9 @@ export class UploadQueue {
     const initial = offset;
     this.progress(item, offset, 'uploading');
     let failures = 0;
-    while (offset < item.size) {
+    // At least one PUT: an empty one at the end completes a finished upload
+    // (after "Overwrite" answered a name that appeared meanwhile).
+    for (;;) {
       const end = Math.min(item.size, offset + this.limits.chunk_bytes);
       let result: IXhrResult;
       try {
@@ -393,6 +395,9 @@ export class UploadQueue {
         }
         offset = result.data.offset;
         continue;
+      }
+      if (result.status === 409 && result.data?.reason === 'exists') {
+        throw new ConflictError(errorMessage(result));
       }
       if (result.status === 404 || result.status === 400 || failures >= 8) {
         throw new MaRequestError(errorMessage(result), result.status);
