@@ -5,9 +5,9 @@ The same JupyterLab allows URL imports from 127.0.0.1, for the Remote tab.
 
 from __future__ import annotations
 
-import json
 import os
 import re
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ def obs_lab(moto_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
             extra_args=[
                 f"--ObsService.transit_path=obs://{TRANSIT_BUCKET}/uploads/",
                 "--UploadService.direct_max_bytes=10000000",
+                f"--ObsService.part_size={8 * 1024 * 1024}",
                 "--UploadService.download_via_obs_min_bytes=10000000",
                 "--UploadService.url_allowed_networks=127.0.0.1/32",
             ],
@@ -63,20 +64,17 @@ def obs_page(browser: Any, obs_lab: LabProcess) -> Iterator[LabPage]:
 
 
 def upload_through_transit(
-    obs_page: LabPage, path: str, name: str, remembered: str = ""
+    obs_page: LabPage, path: str, name: str, typed: str = "", remembered: bool | None = None
 ) -> list[str]:
     """Pick the file in the Local tab and choose OBS TRANSIT; return the PUT URLs.
 
-    Without a remembered transit path the path form appears and USE DEFAULT is chosen.
+    When the transit-path form appears, ``typed`` is entered (or USE DEFAULT chosen);
+    ``remembered`` True/False asserts whether the form was skipped.
     """
     page = obs_page.page
     puts: list[str] = []
     page.on("request", lambda r: puts.append(r.url) if r.method == "PUT" else None)
     obs_page.open()
-    page.evaluate(
-        "raw => window.jupyterapp.serviceManager.settings.save('ma-notebook:upload', raw)",
-        json.dumps({"transitPath": remembered}),
-    )
     page.evaluate(
         "() => { window.jupyterapp.commands.execute('ma-notebook:add-files', {tab: 'local'}); }"
     )
@@ -86,16 +84,31 @@ def upload_through_transit(
     expect(row).to_have_attribute("data-state", "large")
     expect(row).to_contain_text("The file size exceeds 10 MB")
     row.get_by_role("button", name="OBS TRANSIT").click()
-    if not remembered:
-        dialog.get_by_role("button", name="USE DEFAULT").click()
+    form = dialog.locator(".ma-Upload-transit")
+    page.wait_for_function(
+        """name => document.querySelector('.ma-Upload-transit') || !document.querySelector(
+            `.ma-Upload-row[data-name="${name}"][data-state="large"]`)""",
+        arg=name,
+    )
+    shown = form.count() > 0
+    if remembered is not None:
+        assert shown is not remembered
+    if shown:
+        if typed:
+            form.locator(".ma-Upload-transitInput").fill(typed)
+            form.get_by_role("button", name="CONFIRM").click()
+        else:
+            form.get_by_role("button", name="USE DEFAULT").click()
     expect(row).to_have_attribute("data-state", "done", timeout=120000)
     expect(row.locator(".ma-Upload-percent")).to_have_text("100%")
     return puts
 
 
 def transit_objects(obs_lab: LabProcess) -> list[str]:
-    listing = obs_lab.s3.list_objects_v2(Bucket=TRANSIT_BUCKET)  # type: ignore[attr-defined]
-    return [o["Key"] for o in listing.get("Contents", [])]
+    s3 = obs_lab.s3  # type: ignore[attr-defined]
+    listing = s3.list_objects_v2(Bucket=TRANSIT_BUCKET, Prefix="uploads/")
+    # Staged downloads stay until their link expires; uploads must be gone.
+    return [o["Key"] for o in listing.get("Contents", []) if "/download-" not in o["Key"]]
 
 
 def test_120_mb_file_goes_through_obs_transit_byte_identical(obs_page, obs_lab, tmp_path):
@@ -114,7 +127,9 @@ def test_120_mb_file_goes_through_obs_transit_byte_identical(obs_page, obs_lab, 
     )
     data = os.urandom(120 * 1000 * 1000)
     (tmp_path / "dataset.bin").write_bytes(data)
-    puts = upload_through_transit(obs_page, str(tmp_path / "dataset.bin"), "dataset.bin")
+    puts = upload_through_transit(
+        obs_page, str(tmp_path / "dataset.bin"), "dataset.bin", remembered=False
+    )
     assert (obs_lab.root_dir / "dataset.bin").read_bytes() == data
     # The parts went straight to OBS (moto), none through the notebook server.
     moto = [u for u in puts if u.startswith(obs_lab.s3.meta.endpoint_url)]  # type: ignore[attr-defined]
@@ -133,10 +148,9 @@ def test_transit_relays_through_the_server_when_obs_refuses_cors(obs_page, obs_l
     obs_lab.s3.delete_bucket_cors(Bucket=TRANSIT_BUCKET)  # type: ignore[attr-defined]
     data = os.urandom(12 * 1000 * 1000)
     (tmp_path / "relayed.bin").write_bytes(data)
-    remembered = f"obs://{TRANSIT_BUCKET}/uploads/"
-    # A remembered transit path is used without asking again.
+    # The path chosen by the first upload is remembered: no form this time.
     puts = upload_through_transit(
-        obs_page, str(tmp_path / "relayed.bin"), "relayed.bin", remembered
+        obs_page, str(tmp_path / "relayed.bin"), "relayed.bin", remembered=True
     )
     assert (obs_lab.root_dir / "relayed.bin").read_bytes() == data
     assert [u for u in puts if re.search(r"/upload/transit/[0-9a-f]{32}/parts/\d+$", u)]
@@ -215,3 +229,39 @@ def test_remote_tab_names_the_file_then_imports_it(obs_page, obs_lab, file_serve
     # The metadata service is refused before anything is fetched.
     tab.locator(".ma-Upload-urlInput").fill("http://169.254.169.254/latest/meta-data/")
     expect(tab.locator(".ma-Upload-error")).to_contain_text("Refused to fetch 169.254.169.254")
+
+
+def test_transit_resumes_from_the_parts_obs_holds_after_a_reload(obs_page, obs_lab, tmp_path):
+    data = os.urandom(12 * 1000 * 1000)
+    path = tmp_path / "resumed.bin"
+    path.write_bytes(data)
+    os.utime(path, (1_700_000_000, 1_700_000_000))
+    remembered = f"obs://{TRANSIT_BUCKET}/uploads/"
+    # A previous page uploaded part 1, then was reloaded.
+    status, session = obs_lab.request(
+        "ma-notebook/api/upload/transit",
+        "POST",
+        {
+            "path": "",
+            "name": "resumed.bin",
+            "size": len(data),
+            "key": f"resumed.bin:{len(data)}:1700000000000",
+            "transit_path": remembered,
+        },
+    )
+    assert status == 201 and session["parts"] == 2, session
+    req = urllib.request.Request(
+        f"{obs_lab.url}/ma-notebook/api/upload/transit/{session['id']}/parts/1",
+        data=data[: session["part_size"]],
+        method="PUT",
+        headers={"Authorization": f"token {obs_lab.token}"},
+    )
+    urllib.request.urlopen(req).read()
+    puts = upload_through_transit(obs_page, str(path), "resumed.bin", typed=remembered)
+    assert (obs_lab.root_dir / "resumed.bin").read_bytes() == data
+    row = obs_page.page.locator('.ma-Upload-row[data-name="resumed.bin"]')
+    expect(row).to_contain_text("resumed at 8.0 MB")
+    part_puts = [u for u in puts if "partNumber=" in u or "/parts/" in u]
+    # Only part 2 moved (presigned, or relayed when the bucket refuses CORS).
+    assert part_puts and all("partNumber=2&" in u or u.endswith("/parts/2") for u in part_puts)
+    assert transit_objects(obs_lab) == []
