@@ -1,6 +1,7 @@
 """OBS transfer engine vs boto3's TransferManager on the same moto S3 endpoint, same run.
 
-Measures a 256 MiB object and 1,000 small objects, upload and download, and prints
+Measures a 256 MiB object and 1,000 small objects (a folder: both sides list it before
+downloading), upload and download, and prints
 ``ratio = boto3 time / our time`` (goal: >= 1.0x on the big object, >= 2x on the small ones).
 moto runs in its own process on 127.0.0.1 so neither client shares its interpreter.
 
@@ -126,10 +127,18 @@ def main() -> None:
                     fut.result()
 
         def tm_download_small() -> None:
+            # a folder download: list the prefix, then download every key (as ours does)
             out = work / "boto-small"
             out.mkdir(exist_ok=True)
+            keys = [
+                o["Key"]
+                for page in boto.get_paginator("list_objects_v2").paginate(
+                    Bucket=BUCKET, Prefix="boto/small/"
+                )
+                for o in page.get("Contents", [])
+            ]
             with TransferManager(boto, TransferConfig()) as tm:
-                futures = [tm.download(BUCKET, f"boto/small/{n}", str(out / n)) for n in names]
+                futures = [tm.download(BUCKET, k, str(out / k.rsplit("/", 1)[1])) for k in keys]
                 for fut in futures:
                     fut.result()
 

@@ -181,6 +181,7 @@ async def test_cancelled_download_stops_and_leaves_no_partial_file(api, ma_app, 
     job = None
 
     def on_progress(done, total):
+        # cancelled on every progress report: repeated cancels still wait for the cleanup
         if done and job is not None:
             job.cancel()
 

@@ -113,3 +113,15 @@ def test_fsspec_and_pandas_round_trip(obs_target):
     ]
     with mox.File(f"{B}/data/frame.csv", "r") as f:
         assert pd.read_csv(f).equals(df)
+    # an unfinished multipart upload is not an object (nor a bucket)
+    from ma_notebook.obs.config import resolve_settings
+    from ma_notebook.obs.store import open_store
+
+    open_store(resolve_settings()).create_multipart("test-bucket", "data/pending.bin")
+    assert [p.rstrip("/") for p in fs.ls("", detail=False)] == ["test-bucket"]
+    assert mox.list_directory(f"{B}/data") == ["frame.csv", "raw.bin"]
+    assert mox.list_directory("obs://test-bucket", recursive=True) == [
+        "data",
+        "data/frame.csv",
+        "data/raw.bin",
+    ]

@@ -80,3 +80,25 @@ class ObsFileSystem(DirFileSystem):
         if isinstance(rel, str):
             return rel.lstrip("/")
         return rel
+
+    # The embedded store keeps multipart parts and temp files under names starting with ".ma-";
+    # they are not objects.
+    @staticmethod
+    def _visible(name: str) -> bool:
+        return not any(part.startswith(".ma-") for part in name.split("/"))
+
+    def ls(self, path: str, detail: bool = True, **kwargs: Any) -> Any:
+        """Folder listing without the embedded store's internal files."""
+        out = super().ls(path, detail=detail, **kwargs)
+        if self.settings.mode == "endpoint":
+            return out
+        return [e for e in out if self._visible(e["name"] if detail else e)]
+
+    def find(self, path: str, *args: Any, **kwargs: Any) -> Any:
+        """Recursive listing without the embedded store's internal files."""
+        out = super().find(path, *args, **kwargs)
+        if self.settings.mode == "endpoint":
+            return out
+        if isinstance(out, dict):
+            return {k: v for k, v in out.items() if self._visible(k)}
+        return [p for p in out if self._visible(p)]

@@ -277,8 +277,10 @@ class ObsService(Capability):
             return await asyncio.shield(fut)
         except asyncio.CancelledError:
             cancel.set()
-            with contextlib.suppress(BaseException):
-                await fut
+            # wait for the thread's cleanup (partial files removed), even if cancelled again
+            while not fut.done():
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait([fut])
             raise
         except ObsCancelled:
             raise asyncio.CancelledError() from None
