@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,9 @@ import pytest
 from fixtures_obs import BUCKET, obs_service_config
 from tornado.httpclient import AsyncHTTPClient
 
-from ma_notebook.obs.errors import ObsNotFound
+from ma_notebook.obs.errors import ObsError, ObsNotFound
+from ma_notebook.obs.paths import ObsPath
+from ma_notebook.upload.transit import Transit
 
 PART = 256 * 1024
 
@@ -184,3 +187,21 @@ async def test_download_via_obs_hands_out_an_expiring_link(api, jp_root_dir, htt
     assert "results.bin" in resp.headers.get("Content-Disposition", "")
     status, _ = await api("upload/download", method="POST", body={"path": "nope.bin"})
     assert status == 404
+
+
+async def test_transit_uploads_too_old_to_resume_are_aborted_at_start(api, ma_app):
+    body = {"path": "", "name": "old.bin", "size": 3 * PART, "key": "old"}
+    _, session = await api("upload/transit", method="POST", body=body)
+    await api(f"upload/transit/{session['id']}/parts/1", method="PUT", body=b"o" * PART)
+    service = ma_app.services["upload"]
+    meta = service.state_dir / f"transit-{session['id']}.json"
+    state = json.loads(meta.read_text())
+    state["created"] -= service.partial_max_age + 1
+    meta.write_text(json.dumps(state))
+    fresh = Transit(service)  # what a restarted server loads
+    assert session["id"] not in fresh.sessions and not meta.exists()
+    await fresh.drop_expired()
+    p = ObsPath.parse(session["object"])
+    store = ma_app.services["obs"].store
+    with pytest.raises(ObsError):
+        store.list_parts(p.bucket, p.key, state["upload_id"])

@@ -176,6 +176,13 @@ class UploadService(Capability):
         self._load_sessions()
         self.transit = Transit(self)
 
+    async def start(self) -> None:
+        """Drop the OBS parts of transit uploads too old to resume."""
+        try:
+            await self.transit.drop_expired()
+        except Exception:
+            self.log.exception("ma-notebook upload: dropping expired transit uploads failed")
+
     # ------------------------------------------------------------------ common
 
     def info(self) -> dict[str, Any]:

@@ -96,6 +96,7 @@ class Transit:
         self.app = service.app
         self.sessions: dict[str, TransitSession] = {}
         self.state_dir = service.state_dir
+        self._expired: list[TransitSession] = []
         self._load()
 
     # ------------------------------------------------------------------ helpers
@@ -161,10 +162,23 @@ class Transit:
                 meta.unlink(missing_ok=True)
                 continue
             if now - session.created > self.service.partial_max_age:
-                meta.unlink(missing_ok=True)  # the store's lifecycle drops stale parts
+                meta.unlink(missing_ok=True)
+                self._expired.append(session)  # its parts are dropped in start()
                 continue
             session.task_id = None
             self.sessions[session.id] = session
+
+    async def drop_expired(self) -> None:
+        """Abort the OBS multipart uploads of transit sessions too old to resume."""
+        expired, self._expired = self._expired, []
+        if not expired or not self.available():
+            return
+        for session in expired:
+            with contextlib.suppress(ObsError):
+                if session.completed:
+                    await self.obs.delete(session.object)
+                else:
+                    await self.obs.abort_multipart(session.object, session.upload_id)
 
     def get(self, sid: str) -> TransitSession:
         """The transit session with this id, or 404."""
