@@ -25,6 +25,7 @@ CAPABILITY_PACKAGES: list[str] = [
     "ma_notebook.git",
     "ma_notebook.visualization",
     "ma_notebook.scheduler",
+    "ma_notebook.upload",
 ]
 
 DEFAULT_WORKSPACE = "/home/ma-user/work"

@@ -13,6 +13,7 @@ pytest_plugins = [
     "fixtures_git",
     "fixtures_visualization",
     "fixtures_scheduler",
+    "fixtures_upload",
 ]
 
 

@@ -4,6 +4,7 @@ import { corePlugin } from './core';
 import { eventsPlugin } from './events';
 import { gitClonePlugin } from './git/plugin';
 import { visualizationPlugin } from './visualization/plugin';
+import { uploadPlugin } from './upload/plugin';
 import { obsPlugin } from './obs';
 import { schedulerPlugin } from './scheduler';
 
@@ -19,7 +20,8 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
   gitClonePlugin,
   visualizationPlugin,
   obsPlugin,
-  schedulerPlugin
+  schedulerPlugin,
+  uploadPlugin
 ];
 
 export default plugins;

@@ -2,4 +2,5 @@ import './base.css';
 import './addfiles.css';
 import './git.css';
 import './visualization.css';
+import './upload.css';
 import './obs.css';

@@ -1,0 +1,123 @@
+import { TranslationBundle } from '@jupyterlab/translation';
+import * as React from 'react';
+import { MaRequestError, requestAPI } from '../request';
+import { IAddFilesContext, ITask } from '../tokens';
+import { TaskRow, useTasks } from './RemoteTab';
+
+/** Characters the server refuses in imported names (shown as a hint). */
+const BAD_CHARS = `< > ' " ; \\ \` = # $ % ^ &`;
+
+/** The OBS tab: an OBS file (typed or browsed) -> the current folder, as a task. */
+export function ObsTab(props: {
+  context: IAddFilesContext;
+  trans: TranslationBundle;
+  renderObsBrowser?: (onPick: (path: string) => void) => React.ReactNode;
+}): JSX.Element {
+  const { context, trans } = props;
+  const [path, setPath] = React.useState('');
+  const [error, setError] = React.useState('');
+  const [busy, setBusy] = React.useState(false);
+  const [conflict, setConflict] = React.useState(false);
+  const [browsing, setBrowsing] = React.useState(false);
+  const [tasks, follow] = useTasks('upload.obs');
+  const upload = async (overwrite: boolean) => {
+    setBusy(true);
+    setError('');
+    try {
+      const task = await requestAPI<ITask>('upload/obs', {
+        method: 'POST',
+        body: JSON.stringify({
+          obs_path: path.trim(),
+          path: context.path,
+          overwrite
+        })
+      });
+      setConflict(false);
+      follow(task);
+    } catch (e) {
+      setError((e as Error).message);
+      setConflict(e instanceof MaRequestError && e.status === 409);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="ma-Upload ma-Upload-obs">
+      <div className="ma-Upload-title">{trans.__('OBS file upload')}</div>
+      <div className="ma-Upload-transitRow">
+        <input
+          className="jp-mod-styled ma-Upload-obsInput"
+          value={path}
+          placeholder={trans.__(
+            'Enter the OBS file path, or select a path from OBS File Browser'
+          )}
+          onChange={e => {
+            setPath(e.target.value);
+            setError('');
+            setConflict(false);
+          }}
+          onKeyDown={e => {
+            if (e.key === 'Enter' && path.trim()) {
+              void upload(false);
+            }
+          }}
+        />
+        <button
+          className="jp-mod-styled jp-mod-accept ma-Upload-uploadObs"
+          disabled={busy || !path.trim()}
+          onClick={() => void upload(false)}
+        >
+          {trans.__('UPLOAD')}
+        </button>
+      </div>
+      <div className="ma-Upload-hint">
+        {trans.__(
+          'Enter a file path, not a folder (at most 10 GB); names must not contain %1',
+          BAD_CHARS
+        )}
+      </div>
+      {props.renderObsBrowser ? (
+        <>
+          <button
+            className="jp-mod-styled ma-Upload-browse"
+            onClick={() => setBrowsing(!browsing)}
+          >
+            {browsing
+              ? trans.__('CLOSE OBS FILE BROWSER')
+              : trans.__('OPEN OBS FILE BROWSER')}
+          </button>
+          {browsing ? props.renderObsBrowser(p => setPath(p)) : null}
+        </>
+      ) : null}
+      {error ? <div className="ma-Upload-error">{error}</div> : null}
+      {conflict ? (
+        <div className="ma-Upload-conflict">
+          <button
+            className="jp-mod-styled jp-mod-warn"
+            onClick={() => void upload(true)}
+          >
+            {trans.__('Overwrite')}
+          </button>
+          <button
+            className="jp-mod-styled"
+            onClick={() => {
+              setConflict(false);
+              setError('');
+            }}
+          >
+            {trans.__('Cancel')}
+          </button>
+        </div>
+      ) : null}
+      {tasks.length ? (
+        <table className="ma-Upload-table">
+          <tbody>
+            {tasks.map(t => (
+              <TaskRow key={t.id} task={t} trans={trans} />
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+    </div>
+  );
+}

@@ -1,0 +1,216 @@
+import { TranslationBundle } from '@jupyterlab/translation';
+import * as React from 'react';
+import {
+  MaRequestError,
+  cancelTask,
+  formatBytes,
+  requestAPI,
+  watchTask
+} from '../request';
+import { IAddFilesContext, ITask } from '../tokens';
+import { ProgressBar, formatSpeed } from './components';
+
+interface IProbe {
+  url: string;
+  name: string;
+  size: number | null;
+  content_type: string | null;
+}
+
+/** One server task row (URL or OBS import) with progress and Cancel. */
+export function TaskRow(props: {
+  task: ITask;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { task, trans } = props;
+  let status: React.ReactNode;
+  switch (task.state) {
+    case 'succeeded':
+      status = trans.__('uploaded successfully');
+      break;
+    case 'failed':
+      status = task.error;
+      break;
+    case 'cancelled':
+      status = trans.__('Cancelled');
+      break;
+    default:
+      status = (
+        <>
+          <ProgressBar done={task.done} total={task.total ?? 0} />
+          <span className="ma-Upload-speed">{formatSpeed(task.rate)}</span>
+        </>
+      );
+  }
+  return (
+    <tr
+      className="ma-Upload-row"
+      data-state={task.state}
+      data-name={task.meta.name}
+    >
+      <td className="ma-Upload-name">{task.meta.name ?? task.title}</td>
+      <td className="ma-Upload-status">
+        <span className="ma-Upload-state">{status}</span>
+      </td>
+      <td className="ma-Upload-actions">
+        {['queued', 'running'].includes(task.state) ? (
+          <button
+            className="jp-mod-styled ma-Upload-action"
+            onClick={() => void cancelTask(task.id)}
+          >
+            {trans.__('Cancel')}
+          </button>
+        ) : null}
+      </td>
+    </tr>
+  );
+}
+
+/** Follows server tasks of one kind: running ones are reattached when the tab opens. */
+export function useTasks(kind: string): [ITask[], (task: ITask) => void] {
+  const [tasks, setTasks] = React.useState<Record<string, ITask>>({});
+  const controller = React.useRef(new AbortController());
+  const follow = React.useCallback((task: ITask) => {
+    setTasks(t => ({ ...t, [task.id]: task }));
+    void watchTask(
+      task.id,
+      t => setTasks(all => ({ ...all, [t.id]: t })),
+      controller.current.signal
+    ).catch(() => undefined);
+  }, []);
+  React.useEffect(() => {
+    void requestAPI<{ tasks: ITask[] }>(`tasks?kind=${kind}`).then(
+      data => {
+        for (const task of data.tasks.slice(0, 10).reverse()) {
+          if (['queued', 'running'].includes(task.state)) {
+            follow(task);
+          } else {
+            setTasks(t => ({ ...t, [task.id]: task }));
+          }
+        }
+      },
+      () => undefined
+    );
+    return () => controller.current.abort();
+  }, [kind]);
+  const list = Object.values(tasks).sort((a, b) => b.created - a.created);
+  return [list, follow];
+}
+
+/** The Remote tab: a URL -> the current folder, name shown before the upload. */
+export function RemoteTab(props: {
+  context: IAddFilesContext;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { context, trans } = props;
+  const [url, setUrl] = React.useState('');
+  const [probe, setProbe] = React.useState<IProbe | null>(null);
+  const [error, setError] = React.useState('');
+  const [busy, setBusy] = React.useState(false);
+  const [conflict, setConflict] = React.useState(false);
+  const [tasks, follow] = useTasks('upload.url');
+  React.useEffect(() => {
+    setProbe(null);
+    setError('');
+    setConflict(false);
+    if (!/^https?:\/\/./.test(url.trim())) {
+      return;
+    }
+    let stale = false;
+    const timer = setTimeout(() => {
+      requestAPI<IProbe>('upload/url/probe', {
+        method: 'POST',
+        body: JSON.stringify({ url: url.trim() })
+      }).then(
+        p => !stale && setProbe(p),
+        (e: Error) => !stale && setError(e.message)
+      );
+    }, 400);
+    return () => {
+      stale = true;
+      clearTimeout(timer);
+    };
+  }, [url]);
+  const upload = async (overwrite: boolean) => {
+    setBusy(true);
+    setError('');
+    try {
+      const task = await requestAPI<ITask>('upload/url', {
+        method: 'POST',
+        body: JSON.stringify({
+          url: url.trim(),
+          path: context.path,
+          name: probe?.name ?? '',
+          overwrite
+        })
+      });
+      setConflict(false);
+      follow(task);
+    } catch (e) {
+      setError((e as Error).message);
+      setConflict(e instanceof MaRequestError && e.status === 409);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="ma-Upload ma-Upload-remote">
+      <div className="ma-Upload-title">{trans.__('Remote file upload')}</div>
+      <div className="ma-Upload-transitRow">
+        <input
+          className="jp-mod-styled ma-Upload-urlInput"
+          value={url}
+          placeholder={trans.__('Enter the remote file URL')}
+          onChange={e => setUrl(e.target.value)}
+        />
+        <button
+          className="jp-mod-styled jp-mod-accept ma-Upload-uploadUrl"
+          disabled={busy || !url.trim()}
+          onClick={() => void upload(false)}
+        >
+          {trans.__('UPLOAD')}
+        </button>
+      </div>
+      <div className="ma-Upload-hint">
+        {trans.__(
+          'The URL must download a file directly, for example http://yann.lecun.com/exdb/mnist/train-images-idx3-ubyte.gz'
+        )}
+      </div>
+      {probe ? (
+        <div className="ma-Upload-probe">
+          {trans.__('The file you want to upload is %1', probe.name)}
+          {probe.size !== null ? ` (${formatBytes(probe.size)})` : ''}
+        </div>
+      ) : null}
+      {error ? <div className="ma-Upload-error">{error}</div> : null}
+      {conflict ? (
+        <div className="ma-Upload-conflict">
+          <button
+            className="jp-mod-styled jp-mod-warn"
+            onClick={() => void upload(true)}
+          >
+            {trans.__('Overwrite')}
+          </button>
+          <button
+            className="jp-mod-styled"
+            onClick={() => {
+              setConflict(false);
+              setError('');
+            }}
+          >
+            {trans.__('Cancel')}
+          </button>
+        </div>
+      ) : null}
+      {tasks.length ? (
+        <table className="ma-Upload-table">
+          <tbody>
+            {tasks.map(t => (
+              <TaskRow key={t.id} task={t} trans={trans} />
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+    </div>
+  );
+}

@@ -1,0 +1,369 @@
+"""REST API of uploads: direct resumable uploads and URL imports."""
+
+from __future__ import annotations
+
+from typing import Any, BinaryIO
+
+from jupyter_core.utils import ensure_async
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from ..base import MaAPIHandler, api_path, int_arg
+from .service import FOLDER_ADVICE, UploadService, UploadSession
+
+SID = r"(?P<sid>[0-9a-f]{32})"
+
+
+class UploadHandlerBase(MaAPIHandler):
+    """Reaches the upload service."""
+
+    @property
+    def uploads(self) -> UploadService:
+        """The upload service."""
+        return self.service("upload")  # type: ignore[no-any-return]
+
+
+def _bool(data: dict[str, Any], key: str) -> bool:
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        raise web.HTTPError(400, f"'{key}' must be true or false.")
+    return value
+
+
+def _str(data: dict[str, Any], key: str, required: bool = True) -> str:
+    value = data.get(key, "")
+    if not isinstance(value, str) or (required and not value):
+        raise web.HTTPError(400, f"'{key}' must be a non-empty string.")
+    return value
+
+
+class SessionsHandler(UploadHandlerBase):
+    """GET lists unfinished uploads; POST starts (or finds again) one."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json({"sessions": [s.to_json() for s in self.uploads.sessions.values()]})
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        data = self.json_body()
+        if data.get("type") == "directory":
+            raise web.HTTPError(400, FOLDER_ADVICE)
+        size = data.get("size")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise web.HTTPError(400, "'size' must be the file size in bytes (an integer >= 0).")
+        session = self.uploads.create_session(
+            path=_str(data, "path", required=False),
+            name=_str(data, "name"),
+            size=size,
+            key=_str(data, "key", required=False),
+            overwrite=_bool(data, "overwrite"),
+        )
+        if size == 0:
+            path = self.uploads.finish_session(session)
+            self.write_json({**session.to_json(), "complete": True, "file": path}, status=201)
+            return
+        self.write_json(session.to_json(), status=201)
+
+
+@web.stream_request_body
+class SessionHandler(UploadHandlerBase):
+    """GET/HEAD: the offset to resume from. PUT ?offset=N: raw bytes. DELETE: cancel."""
+
+    _fh: BinaryIO | None = None
+    _session: UploadSession | None = None
+    _overflow = False
+    _received = 0
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        if self.request.method != "PUT":
+            return
+        # The body streams in before put() runs: check identity and permission now.
+        user = self.current_user
+        if not user or not await ensure_async(
+            self.authorizer.is_authorized(self, user, "write", self.auth_resource)
+        ):
+            raise web.HTTPError(403, "Not allowed to upload.")
+        session = self.uploads.get_session(self.path_kwargs["sid"])
+        if session.active:
+            raise web.HTTPError(
+                409, f"{session.name} is already being uploaded from another request; wait."
+            )
+        offset = int_arg(self, "offset", 0, minimum=0)
+        assert offset is not None
+        current = session.offset
+        if offset > current:
+            raise web.HTTPError(
+                409, f"The server has {current} bytes of {session.name}; resume from there."
+            )
+        length = self.request.headers.get("Content-Length")
+        if length is not None and length.isdigit() and offset + int(length) > session.size:
+            raise web.HTTPError(
+                400, f"{offset} + {length} bytes is more than the file size {session.size}."
+            )
+        connection: Any = self.request.connection
+        connection.set_max_body_size(max(0, session.size - offset))
+        fh = open(session.temp, "r+b", buffering=1 << 20)  # noqa: SIM115 - closed in _release
+        fh.seek(offset)
+        fh.truncate()
+        self._fh = fh
+        self._session = session
+        self._offset = offset
+        session.active = True
+
+    def data_received(self, chunk: bytes) -> None:
+        """Append the chunk to the temporary file."""
+        if self._fh is None or self._session is None or self._overflow:
+            return
+        if self._offset + self._received + len(chunk) > self._session.size:
+            self._overflow = True
+            return
+        self._fh.write(chunk)
+        self._received += len(chunk)
+
+    def _release(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        if self._session is not None:
+            self._session.active = False
+
+    def on_connection_close(self) -> None:
+        """A dropped connection keeps what arrived; the client resumes from the offset."""
+        self._release()
+        super().on_connection_close()
+
+    def on_finish(self) -> None:
+        """Let go of the session however the request ended."""
+        self._release()
+
+    @web.authenticated
+    @authorized
+    async def get(self, sid: str) -> None:
+        session = self.uploads.get_session(sid)
+        self.set_header("Upload-Offset", str(session.offset))
+        self.write_json(session.to_json())
+
+    @web.authenticated
+    @authorized
+    async def head(self, sid: str) -> None:
+        session = self.uploads.get_session(sid)
+        self.set_header("Upload-Offset", str(session.offset))
+        self.set_header("Upload-Length", str(session.size))
+        self.finish()
+
+    @web.authenticated
+    @authorized
+    async def put(self, sid: str) -> None:
+        session = self._session
+        assert session is not None
+        self._release()
+        if self._overflow:
+            raise web.HTTPError(400, f"More bytes were sent than the file size {session.size}.")
+        data = session.to_json()
+        if data["offset"] >= session.size:
+            path = self.uploads.finish_session(session)
+            self.write_json({**data, "complete": True, "file": path})
+            return
+        self.write_json({**data, "complete": False})
+
+    @web.authenticated
+    @authorized
+    async def delete(self, sid: str) -> None:
+        self.uploads.cancel_session(sid)
+        self.set_status(204)
+        self.finish()
+
+
+class UrlProbeHandler(UploadHandlerBase):
+    """POST {url}: the file name and size the URL would give, before downloading."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        data = self.json_body()
+        info = await self.uploads.probe_url(_str(data, "url"))
+        self.write_json(info.to_json())
+
+
+class UrlImportHandler(UploadHandlerBase):
+    """POST {url, path, name?, overwrite}: download the URL into a folder as a task (202)."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        data = self.json_body()
+        url = _str(data, "url")
+        path = _str(data, "path", required=False)
+        overwrite = _bool(data, "overwrite")
+        name = _str(data, "name", required=False)
+        if not name:
+            name = (await self.uploads.probe_url(url)).name
+        task = self.uploads.start_url_import(url, path, name, overwrite)
+        self.write_json(task.to_json(), status=202)
+
+
+default_handlers = [
+    (api_path("upload", "sessions"), SessionsHandler),
+    (api_path("upload", "sessions", SID), SessionHandler),
+    (api_path("upload", "url", "probe"), UrlProbeHandler),
+    (api_path("upload", "url"), UrlImportHandler),
+]
+
+
+# ---------------------------------------------------------------- OBS transit, imports, downloads
+
+TRANSIT = rf"upload/transit/{SID}"
+
+
+class TransitCreateHandler(UploadHandlerBase):
+    """POST {path, name, size, key, overwrite, transit_path}: start or find a transit upload."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        data = self.json_body()
+        size = data.get("size")
+        if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+            raise web.HTTPError(400, "'size' must be the file size in bytes (an integer > 0).")
+        transit = self.uploads.transit
+        session = await transit.create(
+            path=_str(data, "path", required=False),
+            name=_str(data, "name"),
+            size=size,
+            key=_str(data, "key", required=False),
+            overwrite=_bool(data, "overwrite"),
+            transit_path=_str(data, "transit_path", required=False),
+        )
+        done = await transit.parts_done(session)
+        self.write_json({**session.to_json(), "parts_done": done}, status=201)
+
+
+class TransitHandler(UploadHandlerBase):
+    """GET: the transit upload and the parts OBS holds. DELETE: cancel it."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, sid: str) -> None:
+        transit = self.uploads.transit
+        session = transit.get(sid)
+        done = await transit.parts_done(session)
+        self.write_json({**session.to_json(), "parts_done": done})
+
+    @web.authenticated
+    @authorized
+    async def delete(self, sid: str) -> None:
+        await self.uploads.transit.cancel(sid)
+        self.set_status(204)
+        self.finish()
+
+
+class TransitPresignHandler(UploadHandlerBase):
+    """POST {parts: [n, ...]}: expiring URLs to PUT those parts straight to OBS."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, sid: str) -> None:
+        data = self.json_body()
+        numbers = data.get("parts")
+        if (
+            not isinstance(numbers, list)
+            or not numbers
+            or len(numbers) > 100
+            or not all(isinstance(n, int) and not isinstance(n, bool) for n in numbers)
+        ):
+            raise web.HTTPError(400, "'parts' must be a list of 1 to 100 part numbers.")
+        transit = self.uploads.transit
+        urls = transit.presign(transit.get(sid), numbers)
+        self.write_json({"urls": {str(n): u for n, u in urls.items()}})
+
+
+@web.stream_request_body
+class TransitPartHandler(UploadHandlerBase):
+    """PUT raw part bytes: the server relays them to OBS (when the browser cannot reach it)."""
+
+    _buffer: bytearray | None = None
+    _limit = 0
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        if self.request.method != "PUT":
+            return
+        user = self.current_user
+        if not user or not await ensure_async(
+            self.authorizer.is_authorized(self, user, "write", self.auth_resource)
+        ):
+            raise web.HTTPError(403, "Not allowed to upload.")
+        transit = self.uploads.transit
+        session = transit.get(self.path_kwargs["sid"])
+        start, end = transit.part_range(session, int(self.path_kwargs["number"]))
+        self._limit = end - start
+        connection: Any = self.request.connection
+        connection.set_max_body_size(self._limit)
+        self._buffer = bytearray()
+
+    def data_received(self, chunk: bytes) -> None:
+        """Collect the part in memory (parts are at most a few tens of MiB)."""
+        if self._buffer is not None and len(self._buffer) + len(chunk) <= self._limit:
+            self._buffer.extend(chunk)
+
+    @web.authenticated
+    @authorized
+    async def put(self, sid: str, number: str) -> None:
+        transit = self.uploads.transit
+        session = transit.get(sid)
+        data = bytes(self._buffer or b"")
+        self._buffer = None
+        etag = await transit.relay_part(session, int(number), data)
+        self.write_json({"part": int(number), "etag": etag, "size": len(data)})
+
+
+class TransitCompleteHandler(UploadHandlerBase):
+    """POST: assemble the parts and pull the file into the folder (202 + the task)."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, sid: str) -> None:
+        transit = self.uploads.transit
+        task = await transit.complete(transit.get(sid))
+        self.write_json(task.to_json(), status=202)
+
+
+class ObsImportHandler(UploadHandlerBase):
+    """POST {obs_path, path, overwrite}: copy one OBS file into a folder (202 + the task)."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        data = self.json_body()
+        task = await self.uploads.transit.start_import(
+            _str(data, "obs_path"), _str(data, "path", required=False), _bool(data, "overwrite")
+        )
+        self.write_json(task.to_json(), status=202)
+
+
+class DownloadViaObsHandler(UploadHandlerBase):
+    """POST {path, transit_path?}: stage a file in OBS and get an expiring link (202 + task)."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        data = self.json_body()
+        task = await self.uploads.transit.start_download(
+            _str(data, "path"), _str(data, "transit_path", required=False)
+        )
+        self.write_json(task.to_json(), status=202)
+
+
+default_handlers += [
+    (api_path("upload", "transit"), TransitCreateHandler),
+    (api_path(TRANSIT), TransitHandler),
+    (api_path(TRANSIT, "presign"), TransitPresignHandler),
+    (api_path(TRANSIT, "parts", r"(?P<number>[0-9]+)"), TransitPartHandler),
+    (api_path(TRANSIT, "complete"), TransitCompleteHandler),
+    (api_path("upload", "obs"), ObsImportHandler),
+    (api_path("upload", "download"), DownloadViaObsHandler),
+]
