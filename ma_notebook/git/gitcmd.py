@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import os
 import re
 import signal
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from ..netguard import forbidden_address
 from ..tasks import TaskError
 
 #: The credential helper git runs for this one process: it answers ``get`` from two environment
@@ -118,15 +118,14 @@ async def check_host(host: str, *, allow_link_local: bool) -> None:
         infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except OSError:
         return  # git reports the unreachable host with its own clear message
-    for info in infos:
-        addr = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if addr.is_link_local or str(addr) in ("100.100.100.200",):
-            raise TaskError(
-                f"Cloning from {host} ({addr}) is refused: it is a link-local/metadata address. "
-                "An administrator can allow it with c.GitService.allow_link_local = True.",
-                status=403,
-                reason="forbidden_host",
-            )
+    addr = forbidden_address(infos)
+    if addr is not None:
+        raise TaskError(
+            f"Cloning from {host} ({addr}) is refused: it is a link-local/metadata address. "
+            "An administrator can allow it with c.GitService.allow_link_local = True.",
+            status=403,
+            reason="forbidden_host",
+        )
 
 
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:

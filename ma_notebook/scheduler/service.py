@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import socket
 from typing import Any
@@ -15,6 +14,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from traitlets import Bool, Float, Unicode
 
 from ..capability import Capability
+from ..netguard import forbidden_address
 
 
 class WebhookRefused(ValueError):
@@ -32,13 +32,11 @@ def check_webhook_url(url: str, allow_link_local: bool = False) -> None:
         infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
     except OSError as e:
         raise WebhookRefused(f"The webhook host cannot be resolved: {e}") from e
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if address.is_link_local or str(address) in ("100.100.100.200", "fd00:ec2::254"):
-            raise WebhookRefused(
-                "The webhook host resolves to a link-local/metadata address; set "
-                "SchedulerService.webhook_allow_link_local = True to allow it."
-            )
+    if forbidden_address(infos) is not None:
+        raise WebhookRefused(
+            "The webhook host resolves to a link-local/metadata address; set "
+            "SchedulerService.webhook_allow_link_local = True to allow it."
+        )
 
 
 class SchedulerService(Capability):

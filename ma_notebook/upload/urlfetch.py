@@ -22,13 +22,8 @@ from tornado.netutil import Resolver
 from tornado.simple_httpclient import HTTPStreamClosedError, HTTPTimeoutError, SimpleAsyncHTTPClient
 from tornado.tcpclient import TCPClient
 
-#: Cloud metadata endpoints refused even when their network is not otherwise special.
-METADATA_ADDRESSES = frozenset(
-    ipaddress.ip_address(a)
-    for a in ("169.254.169.254", "169.254.170.2", "100.100.100.200", "fd00:ec2::254")
-)
+from ..netguard import METADATA_ADDRESSES, IPAddress, unmap
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -77,8 +72,7 @@ def parse_networks(entries: list[str]) -> list[IPNetwork]:
 
 def address_refusal(ip: IPAddress, allowed: list[IPNetwork]) -> str | None:
     """Why ``ip`` must not be fetched (None when it may be)."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    ip = unmap(ip)
     if any(ip in net for net in allowed):
         return None
     if ip in METADATA_ADDRESSES:
