@@ -1,7 +1,7 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 import { IAddFilesContext } from '../tokens';
-import { UploadTable } from './components';
+import { ObsBrowserToggle, UploadTable } from './components';
 import { IUploadItem, UploadQueue } from './queue';
 import { TaskRow, useTasks } from './RemoteTab';
 
@@ -63,7 +63,6 @@ function TransitPathForm(props: {
 }): JSX.Element {
   const { trans } = props;
   const [path, setPath] = React.useState(props.settings.get());
-  const [browsing, setBrowsing] = React.useState(false);
   const [error, setError] = React.useState('');
   const [defaultPath, setDefaultPath] = React.useState('');
   React.useEffect(() => {
@@ -134,17 +133,11 @@ function TransitPathForm(props: {
       </div>
       {error ? <div className="ma-Upload-error">{error}</div> : null}
       {props.renderObsBrowser ? (
-        <>
-          <button
-            className="jp-mod-styled ma-Upload-browse"
-            onClick={() => setBrowsing(!browsing)}
-          >
-            {browsing
-              ? trans.__('CLOSE OBS FILE BROWSER')
-              : trans.__('OPEN OBS FILE BROWSER')}
-          </button>
-          {browsing ? props.renderObsBrowser(p => setPath(p)) : null}
-        </>
+        <ObsBrowserToggle
+          trans={trans}
+          render={props.renderObsBrowser}
+          onPick={setPath}
+        />
       ) : null}
     </div>
   );

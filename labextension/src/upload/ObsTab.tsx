@@ -2,7 +2,8 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 import { MaRequestError, requestAPI } from '../request';
 import { IAddFilesContext, ITask } from '../tokens';
-import { TaskRow, useTasks } from './RemoteTab';
+import { ObsBrowserToggle } from './components';
+import { ImportStatus, useTasks } from './RemoteTab';
 
 /** Characters the server refuses in imported names (shown as a hint). */
 const BAD_CHARS = `< > ' " ; \\ \` = # $ % ^ &`;
@@ -18,7 +19,6 @@ export function ObsTab(props: {
   const [error, setError] = React.useState('');
   const [busy, setBusy] = React.useState(false);
   const [conflict, setConflict] = React.useState(false);
-  const [browsing, setBrowsing] = React.useState(false);
   const [tasks, follow] = useTasks('upload.obs');
   const upload = async (overwrite: boolean) => {
     setBusy(true);
@@ -77,47 +77,23 @@ export function ObsTab(props: {
         )}
       </div>
       {props.renderObsBrowser ? (
-        <>
-          <button
-            className="jp-mod-styled ma-Upload-browse"
-            onClick={() => setBrowsing(!browsing)}
-          >
-            {browsing
-              ? trans.__('CLOSE OBS FILE BROWSER')
-              : trans.__('OPEN OBS FILE BROWSER')}
-          </button>
-          {browsing ? props.renderObsBrowser(p => setPath(p)) : null}
-        </>
+        <ObsBrowserToggle
+          trans={trans}
+          render={props.renderObsBrowser}
+          onPick={setPath}
+        />
       ) : null}
-      {error ? <div className="ma-Upload-error">{error}</div> : null}
-      {conflict ? (
-        <div className="ma-Upload-conflict">
-          <button
-            className="jp-mod-styled jp-mod-warn"
-            onClick={() => void upload(true)}
-          >
-            {trans.__('Overwrite')}
-          </button>
-          <button
-            className="jp-mod-styled"
-            onClick={() => {
-              setConflict(false);
-              setError('');
-            }}
-          >
-            {trans.__('Cancel')}
-          </button>
-        </div>
-      ) : null}
-      {tasks.length ? (
-        <table className="ma-Upload-table">
-          <tbody>
-            {tasks.map(t => (
-              <TaskRow key={t.id} task={t} trans={trans} />
-            ))}
-          </tbody>
-        </table>
-      ) : null}
+      <ImportStatus
+        trans={trans}
+        error={error}
+        conflict={conflict}
+        tasks={tasks}
+        onOverwrite={() => void upload(true)}
+        onDismiss={() => {
+          setConflict(false);
+          setError('');
+        }}
+      />
     </div>
   );
 }

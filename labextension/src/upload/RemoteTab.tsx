@@ -17,6 +17,45 @@ interface IProbe {
   content_type: string | null;
 }
 
+/** An import tab's error, Overwrite/Cancel prompt and task rows. */
+export function ImportStatus(props: {
+  trans: TranslationBundle;
+  error: string;
+  conflict: boolean;
+  tasks: ITask[];
+  onOverwrite: () => void;
+  onDismiss: () => void;
+}): JSX.Element {
+  const { trans, error, conflict, tasks } = props;
+  return (
+    <>
+      {error ? <div className="ma-Upload-error">{error}</div> : null}
+      {conflict ? (
+        <div className="ma-Upload-conflict">
+          <button
+            className="jp-mod-styled jp-mod-warn"
+            onClick={props.onOverwrite}
+          >
+            {trans.__('Overwrite')}
+          </button>
+          <button className="jp-mod-styled" onClick={props.onDismiss}>
+            {trans.__('Cancel')}
+          </button>
+        </div>
+      ) : null}
+      {tasks.length ? (
+        <table className="ma-Upload-table">
+          <tbody>
+            {tasks.map(t => (
+              <TaskRow key={t.id} task={t} trans={trans} />
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+    </>
+  );
+}
+
 /** One server task row (URL or OBS import) with progress and Cancel. */
 export function TaskRow(props: {
   task: ITask;
@@ -182,35 +221,17 @@ export function RemoteTab(props: {
           {probe.size !== null ? ` (${formatBytes(probe.size)})` : ''}
         </div>
       ) : null}
-      {error ? <div className="ma-Upload-error">{error}</div> : null}
-      {conflict ? (
-        <div className="ma-Upload-conflict">
-          <button
-            className="jp-mod-styled jp-mod-warn"
-            onClick={() => void upload(true)}
-          >
-            {trans.__('Overwrite')}
-          </button>
-          <button
-            className="jp-mod-styled"
-            onClick={() => {
-              setConflict(false);
-              setError('');
-            }}
-          >
-            {trans.__('Cancel')}
-          </button>
-        </div>
-      ) : null}
-      {tasks.length ? (
-        <table className="ma-Upload-table">
-          <tbody>
-            {tasks.map(t => (
-              <TaskRow key={t.id} task={t} trans={trans} />
-            ))}
-          </tbody>
-        </table>
-      ) : null}
+      <ImportStatus
+        trans={trans}
+        error={error}
+        conflict={conflict}
+        tasks={tasks}
+        onOverwrite={() => void upload(true)}
+        onDismiss={() => {
+          setConflict(false);
+          setError('');
+        }}
+      />
     </div>
   );
 }

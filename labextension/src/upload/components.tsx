@@ -202,3 +202,26 @@ export function UploadTable(props: {
     </div>
   );
 }
+
+/** The OPEN / CLOSE OBS FILE BROWSER button and, when open, the OBS browser picker. */
+export function ObsBrowserToggle(props: {
+  trans: TranslationBundle;
+  render: (onPick: (path: string) => void) => React.ReactNode;
+  onPick: (path: string) => void;
+}): JSX.Element {
+  const { trans } = props;
+  const [browsing, setBrowsing] = React.useState(false);
+  return (
+    <>
+      <button
+        className="jp-mod-styled ma-Upload-browse"
+        onClick={() => setBrowsing(!browsing)}
+      >
+        {browsing
+          ? trans.__('CLOSE OBS FILE BROWSER')
+          : trans.__('OPEN OBS FILE BROWSER')}
+      </button>
+      {browsing ? props.render(props.onPick) : null}
+    </>
+  );
+}
