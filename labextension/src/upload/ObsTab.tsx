@@ -1,9 +1,8 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
-import { MaRequestError, requestAPI } from '../request';
-import { IAddFilesContext, ITask } from '../tokens';
+import { IAddFilesContext } from '../tokens';
 import { ObsBrowserToggle } from './components';
-import { ImportStatus, useTasks } from './RemoteTab';
+import { ImportStatus, useImport } from './RemoteTab';
 
 /** Characters the server refuses in imported names (shown as a hint). */
 const BAD_CHARS = `< > ' " ; \\ \` = # $ % ^ &`;
@@ -16,31 +15,12 @@ export function ObsTab(props: {
 }): JSX.Element {
   const { context, trans } = props;
   const [path, setPath] = React.useState('');
-  const [error, setError] = React.useState('');
-  const [busy, setBusy] = React.useState(false);
-  const [conflict, setConflict] = React.useState(false);
-  const [tasks, follow] = useTasks('upload.obs');
-  const upload = async (overwrite: boolean) => {
-    setBusy(true);
-    setError('');
-    try {
-      const task = await requestAPI<ITask>('upload/obs', {
-        method: 'POST',
-        body: JSON.stringify({
-          obs_path: path.trim(),
-          path: context.path,
-          overwrite
-        })
-      });
-      setConflict(false);
-      follow(task);
-    } catch (e) {
-      setError((e as Error).message);
-      setConflict(e instanceof MaRequestError && e.status === 409);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { tasks, busy, error, conflict, submit, dismiss } = useImport(
+    'upload.obs',
+    'upload/obs'
+  );
+  const upload = (overwrite: boolean) =>
+    submit({ obs_path: path.trim(), path: context.path, overwrite });
   return (
     <div className="ma-Upload ma-Upload-obs">
       <div className="ma-Upload-title">{trans.__('OBS file upload')}</div>
@@ -53,8 +33,7 @@ export function ObsTab(props: {
           )}
           onChange={e => {
             setPath(e.target.value);
-            setError('');
-            setConflict(false);
+            dismiss();
           }}
           onKeyDown={e => {
             if (e.key === 'Enter' && path.trim()) {
@@ -89,10 +68,7 @@ export function ObsTab(props: {
         conflict={conflict}
         tasks={tasks}
         onOverwrite={() => void upload(true)}
-        onDismiss={() => {
-          setConflict(false);
-          setError('');
-        }}
+        onDismiss={dismiss}
       />
     </div>
   );

@@ -136,6 +136,47 @@ export function useTasks(kind: string): [ITask[], (task: ITask) => void] {
   return [list, follow];
 }
 
+/** An import tab's submission: busy flag, error, the 409 Overwrite prompt and its tasks. */
+export function useImport(
+  kind: string,
+  endpoint: string
+): {
+  tasks: ITask[];
+  busy: boolean;
+  error: string;
+  setError: (message: string) => void;
+  conflict: boolean;
+  submit: (body: Record<string, unknown>) => Promise<void>;
+  dismiss: () => void;
+} {
+  const [error, setError] = React.useState('');
+  const [busy, setBusy] = React.useState(false);
+  const [conflict, setConflict] = React.useState(false);
+  const [tasks, follow] = useTasks(kind);
+  const submit = async (body: Record<string, unknown>) => {
+    setBusy(true);
+    setError('');
+    try {
+      const task = await requestAPI<ITask>(endpoint, {
+        method: 'POST',
+        body: JSON.stringify(body)
+      });
+      setConflict(false);
+      follow(task);
+    } catch (e) {
+      setError((e as Error).message);
+      setConflict(e instanceof MaRequestError && e.status === 409);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const dismiss = React.useCallback(() => {
+    setConflict(false);
+    setError('');
+  }, []);
+  return { tasks, busy, error, setError, conflict, submit, dismiss };
+}
+
 /** The Remote tab: a URL -> the current folder, name shown before the upload. */
 export function RemoteTab(props: {
   context: IAddFilesContext;
@@ -144,14 +185,13 @@ export function RemoteTab(props: {
   const { context, trans } = props;
   const [url, setUrl] = React.useState('');
   const [probe, setProbe] = React.useState<IProbe | null>(null);
-  const [error, setError] = React.useState('');
-  const [busy, setBusy] = React.useState(false);
-  const [conflict, setConflict] = React.useState(false);
-  const [tasks, follow] = useTasks('upload.url');
+  const { tasks, busy, error, setError, conflict, submit, dismiss } = useImport(
+    'upload.url',
+    'upload/url'
+  );
   React.useEffect(() => {
     setProbe(null);
-    setError('');
-    setConflict(false);
+    dismiss();
     if (!/^https?:\/\/./.test(url.trim())) {
       return;
     }
@@ -170,28 +210,13 @@ export function RemoteTab(props: {
       clearTimeout(timer);
     };
   }, [url]);
-  const upload = async (overwrite: boolean) => {
-    setBusy(true);
-    setError('');
-    try {
-      const task = await requestAPI<ITask>('upload/url', {
-        method: 'POST',
-        body: JSON.stringify({
-          url: url.trim(),
-          path: context.path,
-          name: probe?.name ?? '',
-          overwrite
-        })
-      });
-      setConflict(false);
-      follow(task);
-    } catch (e) {
-      setError((e as Error).message);
-      setConflict(e instanceof MaRequestError && e.status === 409);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const upload = (overwrite: boolean) =>
+    submit({
+      url: url.trim(),
+      path: context.path,
+      name: probe?.name ?? '',
+      overwrite
+    });
   return (
     <div className="ma-Upload ma-Upload-remote">
       <div className="ma-Upload-title">{trans.__('Remote file upload')}</div>
@@ -227,10 +252,7 @@ export function RemoteTab(props: {
         conflict={conflict}
         tasks={tasks}
         onOverwrite={() => void upload(true)}
-        onDismiss={() => {
-          setConflict(false);
-          setError('');
-        }}
+        onDismiss={dismiss}
       />
     </div>
   );
