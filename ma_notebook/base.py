@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from jupyter_server.base.handlers import APIHandler
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
+from jupyter_server.utils import ensure_async
 from tornado import web
 
 if TYPE_CHECKING:
@@ -51,6 +52,19 @@ class MaAPIHandler(ExtensionHandlerMixin, APIHandler):
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(data, default=str))
+
+
+async def require_authorized(handler: JupyterHandler, action: str, message: str = "") -> None:
+    """403 unless the handler's user may ``action`` on ma-notebook.
+
+    For decisions that must come before ``@authorized`` can run, e.g. in ``prepare()`` of a
+    streaming upload, whose body arrives before the verb method is called.
+    """
+    user = handler.current_user
+    if not user or not await ensure_async(
+        handler.authorizer.is_authorized(handler, user, action, AUTH_RESOURCE)
+    ):
+        raise web.HTTPError(403, message or None)
 
 
 def api_path(*parts: str) -> str:

@@ -11,7 +11,7 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
-from ..base import AUTH_RESOURCE, MaAPIHandler, api_path, int_arg
+from ..base import AUTH_RESOURCE, MaAPIHandler, api_path, int_arg, require_authorized
 from .errors import ObsError
 from .service import STORE_URL_PATH, ObsService
 from .store import LocalStore, PartWriter, _disposition
@@ -170,9 +170,7 @@ class StoreObjectHandler(ExtensionHandlerMixin, JupyterHandler):
                     "This URL needs a valid signature or a logged-in user; "
                     "a presigned URL may have expired.",
                 )
-            action = "read" if op == "get" else "write"
-            if not self.authorizer.is_authorized(self, self.current_user, action, AUTH_RESOURCE):
-                raise web.HTTPError(403)
+            await require_authorized(self, "read" if op == "get" else "write")
         if self.request.method == "PUT":
             self.request.connection.set_max_body_size(5 * 1024**3)  # type: ignore[union-attr]
             try:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any, BinaryIO
 
-from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from ..base import MaAPIHandler, api_path, int_arg
+from ..base import MaAPIHandler, api_path, int_arg, require_authorized
 from .service import FOLDER_ADVICE, UploadService, UploadSession
 
 SID = r"(?P<sid>[0-9a-f]{32})"
@@ -82,11 +81,7 @@ class SessionHandler(UploadHandlerBase):
         if self.request.method != "PUT":
             return
         # The body streams in before put() runs: check identity and permission now.
-        user = self.current_user
-        if not user or not await ensure_async(
-            self.authorizer.is_authorized(self, user, "write", self.auth_resource)
-        ):
-            raise web.HTTPError(403, "Not allowed to upload.")
+        await require_authorized(self, "write", "Not allowed to upload.")
         session = self.uploads.get_session(self.path_kwargs["sid"])
         if session.active:
             raise web.HTTPError(
@@ -292,11 +287,7 @@ class TransitPartHandler(UploadHandlerBase):
         await super().prepare()
         if self.request.method != "PUT":
             return
-        user = self.current_user
-        if not user or not await ensure_async(
-            self.authorizer.is_authorized(self, user, "write", self.auth_resource)
-        ):
-            raise web.HTTPError(403, "Not allowed to upload.")
+        await require_authorized(self, "write", "Not allowed to upload.")
         transit = self.uploads.transit
         session = transit.get(self.path_kwargs["sid"])
         start, end = transit.part_range(session, int(self.path_kwargs["number"]))
