@@ -1,4 +1,4 @@
-"""Code-cell forms in Chromium: Add Form, the field dialog, two-way binding, hide state, Colab files."""
+"""Code-cell forms in Chromium: Add Form, the field dialog, both-way binding, hide state, Colab."""
 
 from __future__ import annotations
 
@@ -159,9 +159,7 @@ def test_form_added_edited_both_ways_run_hidden_and_kept_after_reload(lab_page, 
     nb.cell(0).locator(".jp-InputArea-editor").wait_for(state="hidden")
     assert nb.form(0).is_visible()
     lab_page.execute("docmanager:save")
-    page.wait_for_function(
-        "() => !window.jupyterapp.shell.currentWidget.context.model.dirty"
-    )
+    page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty")
     saved = json.loads((lab.root_dir / "forms-demo.ipynb").read_text())
     assert saved["cells"][0]["metadata"]["cellView"] == "form"
     assert "n = 3  #@param" in "".join(saved["cells"][0]["source"])
