@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures_scheduler import write_notebook
+from fixtures_scheduler import SchedulerServer, write_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -254,4 +254,24 @@ def test_create_job_suggests_form_variables_as_parameters(lab_page, lab):
     assert params["dataset"] == '"cifar10"'
     assert params["optimizer"] == "'adam'"
     assert len(names) == 9
+
+    # Change a suggested parameter and run the job: the form's line takes the job's value.
+    index = names.index("epochs")
+    page.locator(f"input[name='parameter-{index}-value']").fill("33")
+    page.get_by_role("radio", name="Run now").check()
+    page.get_by_role("button", name="Create").click()
+    page.locator("tr", has_text="colab-job.ipynb").first.wait_for()
+    server = SchedulerServer(lab)
+    status, data = lab.request("scheduler/jobs?name=colab-job")
+    assert status == 200, data
+    job = server.wait_job(data["jobs"][0]["job_id"])
+    assert job["status"] == "COMPLETED", job
+    assert job["parameters"]["epochs"] == "33"
+    output = json.loads(server.outputs(job["job_id"])["ipynb"])
+    settings = next(c for c in output["cells"] if "Training settings" in "".join(c["source"]))
+    assert 'epochs = 33 #@param {type:"slider", min:1, max:50, step:1}' in "".join(
+        settings["source"]
+    )
+    printed = "".join("".join(o.get("text", "")) for o in settings["outputs"])
+    assert printed.startswith("cifar10 33 0.001 64 True")
     assert lab_page.our_errors() == []
