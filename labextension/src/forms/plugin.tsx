@@ -121,9 +121,13 @@ class CellFormWidget extends ReactWidget {
   }
 
   private onContent(): void {
+    const had = this.form.hasForm;
     this.form = parseForm(this.cell.model.sharedModel.getSource());
     this.applyView();
-    this.update();
+    // Cells without a form (most of them) keep an empty, hidden widget: no re-render.
+    if (had || this.form.hasForm) {
+      this.update();
+    }
   }
 
   /** Show or hide the form and the code from the cell's metadata. */
