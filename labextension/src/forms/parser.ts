@@ -426,7 +426,12 @@ export function displayValue(
 export function parseForm(source: string): IParsedForm {
   const elements: FormElement[] = [];
   let title: IFormTitle | null = null;
-  splitLines(source).forEach((text, line) => {
+  // Every annotation has an '@': most cells and lines are skipped without a regex.
+  const lines = source.includes('@') ? splitLines(source) : [];
+  lines.forEach((text, line) => {
+    if (!text.includes('@')) {
+      return;
+    }
     const t = TITLE_RE.exec(text);
     if (t) {
       let body = t[1] ?? '';

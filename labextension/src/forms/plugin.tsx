@@ -149,6 +149,9 @@ class CellFormWidget extends ReactWidget {
         form={this.form}
         trans={this.trans}
         onValue={(field: IFormField, value) => {
+          if (this.cell.readOnly) {
+            return this.trans.__('This cell is read-only.');
+          }
           // Find the field again: the code may have moved it since the render.
           const source = this.cell.model.sharedModel.getSource();
           const current = parseForm(source).fields.find(
@@ -164,8 +167,16 @@ class CellFormWidget extends ReactWidget {
           applySource(this.cell, result.source);
           return null;
         }}
-        onDelete={field => this.edit(src => removeField(src, field.line))}
-        onTitle={text => this.edit(src => setTitle(src, text))}
+        onDelete={field => {
+          if (!this.cell.readOnly) {
+            this.edit(src => removeField(src, field.line));
+          }
+        }}
+        onTitle={text => {
+          if (!this.cell.readOnly) {
+            this.edit(src => setTitle(src, text));
+          }
+        }}
       />
     );
   }
