@@ -16,6 +16,7 @@ import {
   setTitle,
   validateNewField
 } from '../parser';
+import { notebookFormParameters } from '../scheduler';
 
 /** A Colab notebook cell using every annotation Colab documents. */
 const COLAB_CELL = [
@@ -488,5 +489,20 @@ describe('job parameters', () => {
       { name: 'epochs', value: '5' }
     ]);
     expect(formParameters('print(1)')).toEqual([]);
+  });
+});
+
+describe('notebook job parameters', () => {
+  it('collects the fields of every code cell, the first definition winning', () => {
+    expect(
+      notebookFormParameters([
+        '#@title A\nx = 1  #@param {type:"integer"}',
+        'print(x)',
+        'x = 2  #@param {type:"integer"}\ny = "b"  #@param ["a", "b"]'
+      ])
+    ).toEqual([
+      { name: 'x', value: '1' },
+      { name: 'y', value: '"b"' }
+    ]);
   });
 });
