@@ -25,7 +25,7 @@ def ssh_cli_args(port: int) -> list[str]:
     """The same settings as command-line options of a real JupyterLab process."""
     return [
         f"--SSHService.port={port}",
-        "--SSHService.listen_addresses=['127.0.0.1']",
+        "--SSHService.listen_addresses=127.0.0.1",
         "--SSHService.login_profile=False",
     ]
 
