@@ -32,9 +32,6 @@ async def sh(*args: str, stdin: bytes = b"", timeout: float = 60) -> tuple[int, 
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    import time
-
-    t0 = time.monotonic()
     out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
     return proc.returncode or 0, out.decode(), err.decode()
 
