@@ -319,3 +319,25 @@ async def test_info_reports_missing_sshd_with_the_install_hint(api, ssh_service)
     assert info["available"] is False and "apt-get install openssh-server" in info["reason"]
     status, data = await api("ssh/start", "POST", body="")
     assert status == 409 and "apt-get install openssh-server" in data["message"]
+
+
+async def test_login_profile_gives_interactive_shells_the_notebook_environment(
+    api, ssh_service, tmp_path
+):
+    await start(api)
+    profile = ssh_service.profile_path
+    assert profile.stat().st_mode & 0o022 == 0
+    out = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-i", "-c", f'. {profile}; echo "$PATH"; pwd'],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    ).stdout.splitlines()
+    assert os.path.dirname(sys.executable) in out[-2].split(":")
+    assert out[-1] == ssh_service.app.workspace_dir  # interactive shells open the workspace
+    config = ssh_service.config_path.read_text()
+    assert "PasswordAuthentication no" in config and "AuthenticationMethods publickey" in config
+    assert f"AllowUsers {ssh_service.user}\n" in config
+    assert "Subsystem sftp internal-sftp" in config and "AllowTcpForwarding yes" in config

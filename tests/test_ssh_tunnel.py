@@ -66,6 +66,8 @@ async def test_openssh_reaches_sshd_through_the_jupyter_port_and_a_wrong_token_f
 ):
     status, data = await api("ssh/start", "POST", body="")
     assert status == 200 and data["state"] == "running"
+    status, data = await api("ssh/tunnel")
+    assert status == 400 and "ma-cli ssh-proxy" in data["message"]  # not a websocket request
     status, created = await api("ssh/keys", "POST", {"name": "tunnel-key"})
     key = tmp_path / "tunnel-key.pem"
     key.write_text(created["private_key"])

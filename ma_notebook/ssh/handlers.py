@@ -10,7 +10,6 @@ from jupyter_server.auth.decorator import authorized, ws_authenticated
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.extension.handler import ExtensionHandlerMixin
-from jupyter_server.utils import url_path_join
 from tornado import iostream, tcpclient, web, websocket
 
 from ..api import ApiError, ResponseModel, endpoint
@@ -60,9 +59,11 @@ class ActionHandler(_SSHHandler):
 
     @web.authenticated
     @authorized
-    @endpoint(response=StatusModel, errors=(400, 409), summary="Start, stop or restart sshd")
+    @endpoint(response=StatusModel, errors=(400, 404, 409), summary="Start, stop or restart sshd")
     async def post(self, action: str) -> None:
         ssh = self.ssh
+        if action not in ("start", "stop", "restart"):
+            raise web.HTTPError(404, "Unknown SSH action: use start, stop or restart.")
         if action == "start":
             await ssh.start_sshd()
         elif action == "stop":
@@ -181,6 +182,12 @@ class TunnelHandler(
         summary="Websocket tunnel to sshd (for ma-cli ssh-proxy as ProxyCommand)",
     )
     async def get(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        if self.request.headers.get("Upgrade", "").lower() != "websocket":
+            raise ApiError(
+                400,
+                "This route is a websocket tunnel to sshd: use `ma-cli ssh-proxy` as OpenSSH's "
+                "ProxyCommand (see `ma-cli ssh config --tunnel`).",
+            )
         service: SSHService | None = self.extensionapp.services.get("ssh")  # type: ignore[attr-defined]
         if service is None:
             raise web.HTTPError(404, "The 'ssh' capability is not enabled on this server.")
@@ -238,15 +245,13 @@ class TunnelHandler(
             self._sshd.close()
 
 
-#: Where ma-cli ssh-proxy connects, below the server's base URL.
-TUNNEL_PATH = url_path_join("ma-notebook", "api", "ssh", "tunnel")
-
 default_handlers = [
     (api_path("ssh"), StatusHandler),
-    (api_path("ssh", r"(?P<action>start|stop|restart)"), ActionHandler),
     (api_path("ssh", "keys"), KeysHandler),
     (api_path("ssh", "keys", r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]{0,63})"), KeyHandler),
     (api_path("ssh", "whitelist"), WhitelistHandler),
     (api_path("ssh", "config"), ConfigHandler),
     (api_path("ssh", "tunnel"), TunnelHandler),
+    # last: it would match the fixed names above
+    (api_path("ssh", r"(?P<action>[a-z0-9]+)"), ActionHandler),
 ]

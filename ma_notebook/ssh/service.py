@@ -644,14 +644,6 @@ class SSHService(Capability):
         await self.stop_sshd(remember=False)
         await self.start_sshd()
 
-    def reload(self) -> bool:
-        """Make sshd re-read its configuration (SIGHUP); open sessions stay."""
-        if self.process is None or self.process.returncode is not None:
-            return False
-        self.write_config()
-        self.process.send_signal(signal.SIGHUP)
-        return True
-
     # ------------------------------------------------------------------ answers
 
     def public_host_for(self, request_host: str) -> str:
