@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -243,7 +244,7 @@ async def test_bad_public_keys_and_names_are_400(api, ssh_service):
     assert f"{ecdsa_line} my-ecdsa\n" in text and "me@laptop" not in text
 
 
-async def test_private_key_is_returned_once_and_never_kept(api, ssh_service, ma_data_dir):
+async def test_private_key_is_returned_once_and_never_kept(api, ssh_service, ma_data_dir, caplog):
     await start(api)
     created = await create_key(api, "rsa-key", type="rsa", bits=2048)
     secret_line = created["private_key"].splitlines()[2]
@@ -254,6 +255,7 @@ async def test_private_key_is_returned_once_and_never_kept(api, ssh_service, ma_
     for route in ("ssh", "ssh/keys", "events", "tasks", "ssh/config"):
         status, data = await api(route)
         assert status == 200 and secret_line not in str(data), route
+    assert "rsa-key" in caplog.text and secret_line not in caplog.text
     mode = ssh_service.dir.stat().st_mode & 0o777
     assert mode == 0o700
     for name in ("keys.json", "authorized_keys", "sshd_config"):
@@ -341,3 +343,19 @@ async def test_login_profile_gives_interactive_shells_the_notebook_environment(
     assert "PasswordAuthentication no" in config and "AuthenticationMethods publickey" in config
     assert f"AllowUsers {ssh_service.user}\n" in config
     assert "Subsystem sftp internal-sftp" in config and "AllowTcpForwarding yes" in config
+
+
+async def test_a_port_in_use_is_a_clear_failure(api, ssh_service, ssh_port):
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", ssh_port))
+    blocker.listen()
+    try:
+        status, data = await api("ssh/start", "POST", body="")
+        assert status == 409 and "sshd could not start" in data["message"]
+        assert "Address already in use" in data["message"] or "bind" in data["message"].lower()
+        _, data = await api("ssh")
+        assert data["state"] == "failed" and data["message"]
+    finally:
+        blocker.close()
+    status, data = await api("ssh/start", "POST", body="")
+    assert status == 200 and data["state"] == "running"
