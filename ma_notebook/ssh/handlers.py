@@ -58,7 +58,7 @@ class ActionHandler(_SSHHandler):
     """POST start, stop or restart sshd."""
 
     @web.authenticated
-    @authorized
+    @authorized("execute")  # sshd grants shell access
     @endpoint(response=StatusModel, errors=(400, 404, 409), summary="Start, stop or restart sshd")
     async def post(self, action: str) -> None:
         ssh = self.ssh
@@ -83,7 +83,7 @@ class KeysHandler(_SSHHandler):
         self.write_json({"keys": self.ssh.keys()})
 
     @web.authenticated
-    @authorized
+    @authorized("execute")  # a key grants shell access
     @endpoint(
         body=KeyRequest,
         response=CreatedKey,
@@ -116,7 +116,7 @@ class WhitelistHandler(_SSHHandler):
         self.write_json({"entries": self.ssh.whitelist()})
 
     @web.authenticated
-    @authorized
+    @authorized("execute")  # the whitelist guards shell access
     @endpoint(body=WhitelistRequest, response=WhitelistModel, summary="Replace the SSH whitelist")
     async def put(self, body: WhitelistRequest) -> None:
         self.write_json({"entries": self.ssh.set_whitelist(body.entries)})
