@@ -321,6 +321,8 @@ async def test_info_reports_missing_sshd_with_the_install_hint(api, ssh_service)
     assert info["available"] is False and "apt-get install openssh-server" in info["reason"]
     status, data = await api("ssh/start", "POST", body="")
     assert status == 409 and "apt-get install openssh-server" in data["message"]
+    _, data = await api("ssh")
+    assert data["state"] == "unavailable" and not data["enabled"]
 
 
 async def test_login_profile_gives_interactive_shells_the_notebook_environment(

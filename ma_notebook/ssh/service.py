@@ -537,10 +537,6 @@ class SSHService(Capability):
     async def start_sshd(self, remember: bool = True) -> None:
         """Start sshd (no-op when running); ApiError when it is missing or fails to listen."""
         async with self._lock:
-            if remember:
-                self._remember_enabled(True)
-            if self.process is not None and self.process.returncode is None:
-                return
             program = self.executable()
             if program is None:
                 raise ApiError(
@@ -548,6 +544,10 @@ class SSHService(Capability):
                     f"OpenSSH's sshd is not installed. Install it with: {SSHD_INSTALL_HINT}",
                     reason="sshd-missing",
                 )
+            if remember:
+                self._remember_enabled(True)
+            if self.process is not None and self.process.returncode is None:
+                return
             self.state, self.message = "starting", ""
             await asyncio.to_thread(self.write_config)
             if self.is_root:
