@@ -282,6 +282,12 @@ function SshView(props: IViewProps): JSX.Element {
         {status.message && (
           <div className="ma-Ssh-error ma-Ssh-message">{status.message}</div>
         )}
+        {status.log_tail.length > 0 && (
+          <details className="ma-Ssh-log">
+            <summary>{trans.__('Last lines sshd printed')}</summary>
+            <pre className="ma-Ssh-pre">{status.log_tail.join('\n')}</pre>
+          </details>
+        )}
         {error && <div className="ma-Ssh-error">{error}</div>}
         {status.available && (
           <div className="ma-Ssh-address">
