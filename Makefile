@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 export PATH := $(BIN):$(PATH)
 
 # Debian packages the tests drive as real peers (browser, git server, ...).
-SYSTEM_PACKAGES ?= chromium git
+SYSTEM_PACKAGES ?= chromium git openssh-server putty-tools
 
 .PHONY: help run test setup frontend lint test-js test-python system-deps clean
 

@@ -3,18 +3,40 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+import sys
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import ensure_async
+from pydantic import BaseModel
 from tornado import web
+
+from .api import IGNORED_QUERY, ApiError, parse_model, quote
 
 if TYPE_CHECKING:
     from .app import MaNotebookApp
 
 API_PREFIX = "/ma-notebook/api"
 AUTH_RESOURCE = "ma_notebook"
+#: Longest error message sent or logged (a bad input is never echoed whole).
+MAX_MESSAGE = 1000
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def http_error(e: Exception) -> web.HTTPError | None:
+    """The HTTP answer for a domain error (ApiError, TaskError), or None for other exceptions."""
+    from .tasks import TaskError
+
+    if isinstance(e, ApiError | TaskError):
+        # Messages may hold '%' (paths, URLs): pass them as an argument, never as a format.
+        return web.HTTPError(e.status, "%s", _cap(e.message), reason=e.reason)
+    return None
+
+
+def _cap(message: str) -> str:
+    return message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE] + "…"
 
 
 class MaAPIHandler(ExtensionHandlerMixin, APIHandler):
@@ -41,11 +63,60 @@ class MaAPIHandler(ExtensionHandlerMixin, APIHandler):
         raw = self.request.body or b"{}"
         try:
             data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise web.HTTPError(400, f"The request body is not valid JSON: {e}") from e
+        except (ValueError, UnicodeDecodeError, RecursionError) as e:
+            raise web.HTTPError(
+                400, f"The request body is not valid JSON: {quote(str(e), 120)}."
+            ) from e
         if not isinstance(data, dict):
             raise web.HTTPError(400, "The request body must be a JSON object.")
         return data
+
+    def parse(self, model: type[M]) -> M:
+        """The JSON body validated as ``model``, or 400 naming each bad field."""
+        return parse_model(model, self.json_body())
+
+    def parse_query(self, model: type[M]) -> M:
+        """The query string validated as ``model``, or 400 naming each bad argument."""
+        data: dict[str, Any] = {}
+        for key, values in self.request.query_arguments.items():
+            if key in IGNORED_QUERY or (key.isdigit() and values == [b""]):
+                continue  # Jupyter's own, and the cache-busting number JupyterLab appends
+            if len(values) > 1:
+                raise web.HTTPError(400, f"Query argument {quote(key)} is given more than once.")
+            try:
+                data[key] = values[0].decode("utf-8")
+            except UnicodeDecodeError:
+                raise web.HTTPError(
+                    400, f"Query argument {quote(key)} is not valid UTF-8."
+                ) from None
+        return parse_model(model, data, "query")
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        # Domain errors raised by services become their 4xx answer in one place.
+        mapped = http_error(e) if isinstance(e, Exception) else None
+        if mapped is not None:
+            if self._finished:
+                return
+            try:
+                raise mapped from e
+            except web.HTTPError:
+                self.send_error(mapped.status_code, exc_info=sys.exc_info())
+            return
+        super()._handle_request_exception(e)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """The one JSON error shape: ``{message, reason}``; never a traceback, never a huge echo."""
+        exc_info = kwargs.get("exc_info")
+        e = exc_info[1] if exc_info else None
+        if isinstance(e, web.HTTPError):
+            message = e.log_message % e.args if e.log_message and e.args else e.log_message
+            reply = {"message": _cap(message or self._reason), "reason": e.reason}
+        elif status_code >= 500 and e is not None:
+            reply = {"message": "Internal error: see the server log.", "reason": None}
+        else:
+            reply = {"message": self._reason, "reason": None}
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(reply))
 
     def write_json(self, data: Any, status: int = 200) -> None:
         """Send ``data`` as JSON with the given status."""
@@ -86,7 +157,9 @@ def int_arg(
     try:
         value = int(raw)
     except ValueError as e:
-        raise web.HTTPError(400, f"Query argument '{name}' must be an integer, got {raw!r}.") from e
+        raise web.HTTPError(
+            400, f"Query argument '{name}' must be an integer, got {quote(raw)}."
+        ) from e
     if minimum is not None and value < minimum:
         raise web.HTTPError(400, f"Query argument '{name}' must be at least {minimum}.")
     if maximum is not None and value > maximum:

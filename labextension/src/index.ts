@@ -8,6 +8,7 @@ import { visualizationPlugin } from './visualization/plugin';
 import { uploadPlugin } from './upload/plugin';
 import { obsPlugin } from './obs';
 import { schedulerPlugin } from './scheduler';
+import { sshPlugin } from './ssh/plugin';
 
 export * from './tokens';
 export { requestAPI, MaRequestError, watchTask, cancelTask } from './request';
@@ -23,6 +24,7 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
   obsPlugin,
   schedulerPlugin,
   uploadPlugin,
+  sshPlugin,
   codeFormsPlugin
 ];
 

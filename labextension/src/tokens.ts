@@ -21,6 +21,7 @@ export namespace CommandIDs {
   export const hideFormCode = 'ma-notebook:form-hide-code';
   export const hideForm = 'ma-notebook:form-hide-form';
   export const showFormAll = 'ma-notebook:form-show-all';
+  export const openRemoteSsh = 'ma-notebook:open-remote-ssh';
 }
 
 /** What GET /ma-notebook/api/info returns. */

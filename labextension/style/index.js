@@ -5,3 +5,4 @@ import './visualization.css';
 import './upload.css';
 import './obs.css';
 import './forms.css';
+import './ssh.css';

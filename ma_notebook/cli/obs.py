@@ -7,91 +7,80 @@ import getpass
 import os
 import sys
 import threading
-import time
 from typing import Any
+
+import click
+from tqdm import tqdm
 
 from ..obs.config import DEFAULT_PROFILE, read_profiles, resolve_settings, write_profile
 from ..obs.errors import ObsCancelled, ObsError
 from ..obs.paths import ObsPath, is_obs
 from ..obs.store import open_store
 from ..obs.transfer import TransferEngine, location
-from .main import CliError
+from .common import CONTEXT_SETTINGS, CliError, common_options, options
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    """-C/-P/-D also after the subcommand (as the seed shows them)."""
-    parser.add_argument("-h", "-H", "--help", action="help", help="Show this help and exit.")
-    parser.add_argument(
-        "-C",
-        "--config-file",
-        default=argparse.SUPPRESS,
-        help="Profile file (default ~/.modelarts/ma-cli-profile.yaml).",
-    )
-    parser.add_argument(
-        "-P", "--profile", default=argparse.SUPPRESS, help='Profile to use (default "DEFAULT").'
-    )
-    parser.add_argument(
-        "-D",
-        "--debug",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="Show the full traceback when an error occurs.",
-    )
+@click.command(
+    "configure",
+    context_settings=CONTEXT_SETTINGS,
+    help="Save credentials and the OBS endpoint in the profile file (mode 0600). "
+    "Secrets are prompted without echo, never taken from the command line.",
+    short_help="Configure authentication and endpoints for the CLI.",
+)
+@click.option(
+    "-auth",
+    "--auth",
+    type=click.Choice(["AKSK", "PWD"]),
+    default="AKSK",
+    show_default=True,
+    help="Authentication type (OBS access needs AK/SK).",
+)
+@click.option("-ak", "--access-key", help="Access key (AK); prompted when omitted.")
+@click.option("-r", "--region", help="Region, e.g. cn-north-4 (default: REGION_NAME).")
+@click.option("-e", "--endpoint", help="OBS/S3 endpoint URL (default: the region's OBS endpoint).")
+@click.option(
+    "--addressing-style",
+    type=click.Choice(["auto", "path", "virtual"]),
+    help="Bucket addressing (default auto: path for IP/localhost endpoints).",
+)
+@click.option("-a", "--account", help="IAM account (PWD).")
+@click.option("-u", "--username", help="IAM user name (PWD).")
+@click.option("-pi", "--project-id", help="Project id.")
+@common_options
+def configure_cmd(**kwargs: Any) -> None:
+    """Configure authentication and endpoints for the CLI."""
+    configure(argparse.Namespace(**kwargs, **vars(options())))
 
 
-def register(sub: Any) -> None:
-    """Add ``configure`` and ``obs-copy``."""
-    conf = sub.add_parser(
-        "configure",
-        add_help=False,
-        help="Configure authentication and endpoints for the CLI.",
-        description="Save credentials and the OBS endpoint in the profile file (mode 0600). "
-        "Secrets are prompted without echo, never taken from the command line.",
-    )
-    conf.add_argument(
-        "-auth",
-        "--auth",
-        choices=["AKSK", "PWD"],
-        default="AKSK",
-        help="Authentication type (default AKSK; OBS access needs AK/SK).",
-    )
-    conf.add_argument("-ak", "--access-key", help="Access key (AK); prompted when omitted.")
-    conf.add_argument("-r", "--region", help="Region, e.g. cn-north-4 (default: REGION_NAME).")
-    conf.add_argument(
-        "-e", "--endpoint", help="OBS/S3 endpoint URL (default: the region's OBS endpoint)."
-    )
-    conf.add_argument(
-        "--addressing-style",
-        choices=["auto", "path", "virtual"],
-        help="Bucket addressing (default auto: path for IP/localhost endpoints).",
-    )
-    conf.add_argument("-a", "--account", help="IAM account (PWD).")
-    conf.add_argument("-u", "--username", help="IAM user name (PWD).")
-    conf.add_argument("-pi", "--project-id", help="Project id.")
-    _common(conf)
-    conf.set_defaults(func=configure)
+@click.command(
+    "obs-copy",
+    context_settings=CONTEXT_SETTINGS,
+    short_help="Copy files or directories between OBS and a local path.",
+)
+@click.argument("src", metavar="SRC")
+@click.argument("dst", metavar="DST")
+@click.option(
+    "-d",
+    "--drop-last-dir",
+    is_flag=True,
+    help="Copy a folder's contents without its last directory (default: False).",
+)
+@common_options
+def obs_copy_cmd(**kwargs: Any) -> None:
+    """Copy file or directory between OBS and local path.
 
-    cp = sub.add_parser(
-        "obs-copy",
-        add_help=False,
-        help="Copy files or directories between OBS and a local path.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Copy file or directory between OBS and local path.\n\nExamples:\n"
-        "  ma-cli obs-copy ./test.zip obs://your-bucket/copy-data/\n"
-        "  ma-cli obs-copy ./test/ obs://your-bucket/copy-data/\n"
-        "  ma-cli obs-copy obs://your-bucket/copy-data/test.zip ./test.zip\n"
-        "  ma-cli obs-copy obs://your-bucket/copy-data/ ./test/",
-    )
-    cp.add_argument("src", metavar="SRC")
-    cp.add_argument("dst", metavar="DST")
-    cp.add_argument(
-        "-d",
-        "--drop-last-dir",
-        action="store_true",
-        help="Copy a folder's contents without its last directory (default: False).",
-    )
-    _common(cp)
-    cp.set_defaults(func=obs_copy)
+    \b
+    Examples:
+      ma-cli obs-copy ./test.zip obs://your-bucket/copy-data/
+      ma-cli obs-copy ./test/ obs://your-bucket/copy-data/
+      ma-cli obs-copy obs://your-bucket/copy-data/test.zip ./test.zip
+      ma-cli obs-copy obs://your-bucket/copy-data/ ./test/
+    """
+    obs_copy(argparse.Namespace(**kwargs, **vars(options())))
+
+
+#: The commands this module adds to ma-cli.
+commands = [configure_cmd, obs_copy_cmd]
 
 
 def _secret(prompt: str) -> str:
@@ -145,33 +134,29 @@ def configure(args: argparse.Namespace) -> int:
 
 
 class _Bar:
-    """A one-line progress bar on stderr."""
+    """The copy's progress bar on stderr (tqdm), fed with (done, total) callbacks."""
 
     def __init__(self) -> None:
-        self.start = time.monotonic()
-        self.tty = sys.stderr.isatty()
-        self._last = 0.0
+        self._bar: tqdm | None = None
 
     def __call__(self, done: int, total: int | None) -> None:
-        now = time.monotonic()
-        final = total is not None and done >= total
-        if not final and now - self._last < (0.2 if self.tty else 5.0):
-            return
-        self._last = now
-        rate = done / max(now - self.start, 1e-6)
-        pct = f"{100 * done / total:5.1f}%" if total else "  ?  "
-        width = 30
-        filled = int(width * done / total) if total else 0
-        line = (
-            f"[{'#' * filled}{'.' * (width - filled)}] {pct} {_fmt(done)}"
-            f"/{_fmt(total) if total is not None else '?'} {_fmt(rate)}/s"
-        )
-        sys.stderr.write(("\r" if self.tty else "") + line + ("" if self.tty else "\n"))
-        sys.stderr.flush()
+        if self._bar is None:
+            self._bar = tqdm(
+                total=total,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                file=sys.stderr,
+                mininterval=0.2 if sys.stderr.isatty() else 5.0,
+                dynamic_ncols=True,
+            )
+        elif total is not None and self._bar.total != total:
+            self._bar.total = total
+        self._bar.update(done - self._bar.n)
 
     def close(self) -> None:
-        if self.tty:
-            sys.stderr.write("\n")
+        if self._bar is not None:
+            self._bar.close()
 
 
 def _fmt(n: float) -> str:

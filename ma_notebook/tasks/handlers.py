@@ -2,10 +2,54 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from jupyter_server.auth.decorator import authorized
+from pydantic import Field
 from tornado import web
 
-from ..base import MaAPIHandler, api_path, int_arg
+from ..api import QueryModel, ResponseModel, endpoint
+from ..base import MaAPIHandler, api_path
+
+
+class TaskModel(ResponseModel):
+    """A task as the API returns it."""
+
+    id: str
+    kind: str
+    title: str
+    state: str
+    created: float
+    started: float | None = None
+    finished: float | None = None
+    phase: str = ""
+    done: int = 0
+    total: int | None = None
+    percent: float | None = None
+    rate: float = 0.0
+    message: str = ""
+    result: Any = None
+    error: str | None = None
+    error_reason: str | None = None
+    meta: dict[str, Any] = {}
+
+
+class TaskList(ResponseModel):
+    """Tasks, newest first."""
+
+    tasks: list[TaskModel]
+
+
+class TasksQuery(QueryModel):
+    """Filter of the task list."""
+
+    kind: str | None = Field(None, max_length=64, description="Only tasks of this kind.")
+
+
+class TaskQuery(QueryModel):
+    """Long-poll option of one task."""
+
+    wait: int = Field(0, ge=0, le=60, description="Seconds to wait for a change (0-60).")
 
 
 class TasksHandler(MaAPIHandler):
@@ -13,9 +57,10 @@ class TasksHandler(MaAPIHandler):
 
     @web.authenticated
     @authorized
-    async def get(self) -> None:
-        kind = self.get_query_argument("kind", None) or None
-        self.write_json({"tasks": [t.to_json() for t in self.ma_app.tasks.list(kind)]})
+    @endpoint(query=TasksQuery, response=TaskList, summary="List tasks")
+    async def get(self, query: TasksQuery) -> None:
+        tasks = self.ma_app.tasks.list(query.kind or None)
+        self.write_json({"tasks": [t.to_json() for t in tasks]})
 
 
 class TaskHandler(MaAPIHandler):
@@ -23,16 +68,17 @@ class TaskHandler(MaAPIHandler):
 
     @web.authenticated
     @authorized
-    async def get(self, task_id: str) -> None:
-        wait = int_arg(self, "wait", 0, minimum=0, maximum=60)
+    @endpoint(query=TaskQuery, response=TaskModel, errors=(400, 404), summary="Get a task")
+    async def get(self, task_id: str, query: TaskQuery) -> None:
         tasks = self.ma_app.tasks
-        task = await tasks.wait(task_id, wait) if wait else tasks.get(task_id)
+        task = await tasks.wait(task_id, query.wait) if query.wait else tasks.get(task_id)
         if task is None:
             raise web.HTTPError(404, f"No task with id {task_id}: it may have finished long ago.")
         self.write_json(task.to_json())
 
     @web.authenticated
     @authorized
+    @endpoint(response=TaskModel, status=202, errors=(404,), summary="Cancel a task")
     async def delete(self, task_id: str) -> None:
         task = self.ma_app.tasks.cancel(task_id)
         if task is None:
