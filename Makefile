@@ -14,11 +14,11 @@ export PATH := $(BIN):$(PATH)
 # Debian packages the tests drive as real peers (browser, git server, ...).
 SYSTEM_PACKAGES ?= chromium git openssh-server putty-tools
 
-.PHONY: help run test setup frontend lint test-python system-deps clean
+.PHONY: help run test setup frontend lint test-js test-python system-deps clean
 
 help:
 	@echo "make run   - set up .venv, build the frontend and start JupyterLab on 127.0.0.1:$(PORT)"
-	@echo "make test  - install test dependencies, then run linters, Python tests and browser tests"
+	@echo "make test  - install test dependencies, then run linters, jest, Python tests and browser tests"
 
 $(VENV)/.installed: pyproject.toml package.json
 	$(PYTHON) -c 'import sys; sys.exit("Python >= 3.10 is required") if sys.version_info < (3, 10) else None'
@@ -58,10 +58,14 @@ lint: frontend
 	mypy
 	jlpm lint:check
 
+# Jest unit tests of the pure-TypeScript modules (labextension/src/**/__tests__).
+test-js: frontend
+	jlpm test
+
 test-python: system-deps frontend
 	python -m pytest $(PYTEST_ARGS)
 
-test: system-deps lint test-python
+test: system-deps lint test-js test-python
 
 clean:
 	rm -rf $(VENV) .venv-mindinsight lib ma_notebook/labextension node_modules dist build run .pytest_cache

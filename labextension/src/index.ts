@@ -2,6 +2,7 @@ import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { addFilesPlugin } from './addfiles/plugin';
 import { corePlugin } from './core';
 import { eventsPlugin } from './events';
+import { codeFormsPlugin } from './forms/plugin';
 import { gitClonePlugin } from './git/plugin';
 import { visualizationPlugin } from './visualization/plugin';
 import { uploadPlugin } from './upload/plugin';
@@ -23,7 +24,8 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
   obsPlugin,
   schedulerPlugin,
   uploadPlugin,
-  sshPlugin
+  sshPlugin,
+  codeFormsPlugin
 ];
 
 export default plugins;

@@ -16,6 +16,11 @@ export namespace CommandIDs {
   export const openVisualization = 'ma-notebook:open-visualization';
   export const openObs = 'ma-notebook:open-obs';
   export const checkCron = 'ma-notebook:check-cron';
+  export const addForm = 'ma-notebook:add-form';
+  export const addFormField = 'ma-notebook:add-form-field';
+  export const hideFormCode = 'ma-notebook:form-hide-code';
+  export const hideForm = 'ma-notebook:form-hide-form';
+  export const showFormAll = 'ma-notebook:form-show-all';
   export const openRemoteSsh = 'ma-notebook:open-remote-ssh';
 }
 

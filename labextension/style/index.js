@@ -4,4 +4,5 @@ import './git.css';
 import './visualization.css';
 import './upload.css';
 import './obs.css';
+import './forms.css';
 import './ssh.css';

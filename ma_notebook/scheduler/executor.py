@@ -20,6 +20,8 @@ from jupyter_scheduler.utils import find_cell_index_with_tag, get_utc_timestamp
 from nbconvert.preprocessors import CellExecutionError, ExecutePreprocessor
 from nbformat import NotebookNode, v4
 
+from .forms import set_form_values
+
 #: How much of a failing cell's source goes into the job's status message.
 SOURCE_EXCERPT = 120
 
@@ -46,12 +48,19 @@ def parameter_literal(value: Any) -> str:
 
 
 def inject_parameters(nb: NotebookNode, parameters: dict[str, Any]) -> NotebookNode:
-    """Insert an ``injected-parameters`` cell after the ``parameters`` cell (papermill's rule)."""
+    """Insert an ``injected-parameters`` cell after the ``parameters`` cell (papermill's rule).
+
+    A parameter named like a code-cell form field (``x = 1  #@param``) also replaces that
+    field's value, so a form later in the notebook does not set the variable back.
+    """
     lines = []
+    literals = {}
     for key, value in parameters.items():
         if not str(key).isidentifier():
             raise ValueError(f"Parameter name {key!r} is not a valid Python identifier.")
-        lines.append(f"{key} = {parameter_literal(value)}")
+        literals[str(key)] = parameter_literal(value)
+        lines.append(f"{key} = {literals[str(key)]}")
+    set_form_values(nb, literals)
     cell = v4.new_code_cell(source="\n".join(lines))
     cell.metadata["tags"] = ["injected-parameters"]
     injected = find_cell_index_with_tag(nb, "injected-parameters")
