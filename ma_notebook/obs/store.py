@@ -405,8 +405,15 @@ class S3Store:
 
 
 def _disposition(filename: str) -> str:
-    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "_")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+    """A Content-Disposition for ``filename``: a safe ASCII fallback plus the exact RFC 5987 form.
+
+    Control characters (CR/LF would split the header) and quotes never reach the plain form.
+    """
+    ascii_name = (
+        "".join("_" if not (32 <= ord(ch) < 127) or ch in '"\\' else ch for ch in filename).strip()
+        or "download"
+    )
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 # ---------------------------------------------------------------- embedded local store
@@ -419,18 +426,21 @@ class PresignSigner:
         self._secret = secret
 
     def sign(self, *fields: str) -> str:
-        """The signature of these request fields."""
-        msg = "\n".join(fields).encode()
+        """The signature of these request fields (each length-prefixed: no two lists collide)."""
+        msg = b"ma-presign-v2"
+        for value in fields:
+            raw = value.encode("utf-8", "surrogatepass")
+            msg += b"|%d:" % len(raw) + raw
         return hmac.new(self._secret, msg, hashlib.sha256).hexdigest()
 
     def verify(self, signature: str, expires: str, *fields: str) -> bool:
         """Whether ``signature`` is valid for these fields and has not expired."""
-        try:
-            if int(expires) < time.time():
-                return False
-        except ValueError:
+        if not (expires.isascii() and expires.isdigit()) or len(expires) > 12:
             return False
-        return hmac.compare_digest(self.sign(expires, *fields), signature or "")
+        if int(expires) < time.time():
+            return False
+        given = (signature or "").encode("utf-8", "surrogatepass")
+        return hmac.compare_digest(self.sign(expires, *fields).encode(), given)
 
 
 class LocalStore:
