@@ -18,6 +18,7 @@ from traitlets import Bool, Float, Integer, Unicode
 from ..api import MAX_NAME_BYTES, quote
 from ..capability import Capability
 from ..tasks import Task, TaskError
+from . import labgit
 from .gitcmd import (
     Credential,
     GitProcess,
@@ -81,6 +82,7 @@ class GitService(Capability):
         super().__init__(app, **kwargs)
         self._previews: dict[str, tuple[float, dict[str, Any]]] = {}
         app.tasks.on_finished(self._record_event)
+        labgit.install()  # the git sidebar must not fetch every blob of a sparse clone
 
     def info(self) -> dict[str, Any]:
         """Whether git is installed, and its version."""
