@@ -235,3 +235,16 @@ async def test_longest_folder_name_clones_and_errors_never_show_the_temp_name(
     status, data = await api("git/clone", method="POST", body={"url": url, "name": "n" * 256})
     assert status == 400 and "too long" in data["message"], data
     assert "ma-clone" not in json.dumps([task, data])
+
+
+async def test_behind_a_proxy_metadata_hosts_stay_refused(api, monkeypatch, fake_dns):
+    # git would reach the host through the proxy (nothing listens on port 9 here); the check
+    # still refuses a metadata address.
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    fake_dns["meta.localhost"] = "169.254.169.254"
+    status, data = await api(
+        "git/branches", method="POST", body={"url": "http://meta.localhost/r.git"}
+    )
+    assert status == 403 and data["reason"] == "forbidden_host", data

@@ -14,6 +14,7 @@ import http.client
 import ipaddress
 import socket
 import ssl
+import urllib.request
 from dataclasses import replace
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -66,6 +67,12 @@ def _is_literal(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _proxied(scheme: str, host: str) -> bool:
+    """Whether git reaches ``host`` through an HTTP proxy from the environment."""
+    proxies = urllib.request.getproxies()
+    return bool(proxies.get(scheme) or proxies.get("all")) and not urllib.request.proxy_bypass(host)
 
 
 def _pin(host: str, port: int, addrs: list[str]) -> str:
@@ -140,6 +147,15 @@ async def route(remote: Remote, *, allow_link_local: bool, timeout: float = 15.0
         parts = urlsplit(url)
         host = parts.hostname or ""
         port = parts.port or DEFAULT_PORTS[parts.scheme]
+        if _proxied(parts.scheme, host):
+            # git talks to the proxy, which resolves the name: check what we can, pin nothing
+            # (redirects still are not followed by git).
+            try:
+                await checked_addresses(host, port)
+            except TaskError as e:
+                if e.reason != "unreachable":
+                    raise  # a metadata address stays refused, proxy or not
+            return replace(remote, url=url, host=host, pins=())
         addrs = await checked_addresses(host, port)
         location = await loop.run_in_executor(None, probe_location, url, addrs[0], timeout)
         if location is None:
