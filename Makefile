@@ -37,11 +37,17 @@ frontend: setup
 	jlpm install >/dev/null
 	jlpm build
 
+# Settings overrides for `make run` only: no "notified about official Jupyter news?" prompt.
+RUN_SETTINGS := $(CURDIR)/run/app-settings
+
 run: frontend
-	mkdir -p "$(ROOT_DIR)"
+	mkdir -p "$(ROOT_DIR)" "$(RUN_SETTINGS)"
+	echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false"}}' \
+		> "$(RUN_SETTINGS)/overrides.json"
 	@echo "Starting JupyterLab with ma-notebook; open the URL with its token printed below."
 	exec $(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) --no-browser \
-		--ServerApp.root_dir="$(ROOT_DIR)" $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) $(RUN_ARGS)
+		--ServerApp.root_dir="$(ROOT_DIR)" --LabApp.app_settings_dir="$(RUN_SETTINGS)" \
+		$$( [ "$$(id -u)" = 0 ] && echo --allow-root ) $(RUN_ARGS)
 
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -68,8 +68,8 @@ class GitHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, root: Path) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, root: Path, host: str = "127.0.0.1") -> None:
+        super().__init__((host, 0), _Handler)
         self.root = root
         self.throttle = 0.0
         self.log_lines: list[str] = []
@@ -77,7 +77,7 @@ class GitHTTPServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        return f"http://{self.server_address[0]}:{self.server_address[1]}"
 
 
 class _Handler(BaseHTTPRequestHandler):

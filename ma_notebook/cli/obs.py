@@ -178,9 +178,14 @@ def obs_copy(args: argparse.Namespace) -> int:
         src, dst = location(args.src), location(args.dst)
     except ObsError as e:
         raise CliError(e.message) from None
+    for raw, loc in ((args.src, src), (args.dst, dst)):
+        if isinstance(loc, ObsPath) and loc.is_root:
+            raise CliError(
+                f"{raw} names no bucket: use obs://<bucket>/<path>, e.g. obs://my-bucket/data/."
+            )
     for label, loc, raw in (("src", src, args.src), ("dst", dst, args.dst)):
         kind = "obs" if isinstance(loc, ObsPath) else "local"
-        shown = raw if isinstance(loc, ObsPath) else str(loc) + ("/" if raw.endswith("/") else "")
+        shown = raw if isinstance(loc, ObsPath) else str(loc)
         print(f"[OK] {kind} {label} path: [{shown}]")
     if settings.mode == "embedded":
         print(f"[OK] store: embedded local store at {settings.local_root}")

@@ -7,13 +7,13 @@ import contextlib
 import os
 import re
 import signal
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from ..netguard import forbidden_address
+from ..api import MAX_URL, quote
+from ..procenv import tool_env
 from ..tasks import TaskError
 
 #: The credential helper git runs for this one process: it answers ``get`` from two environment
@@ -23,6 +23,32 @@ CREDENTIAL_HELPER = (
     'printf "username=%s\\npassword=%s\\n" "$MA_GIT_USERNAME" "$MA_GIT_PASSWORD"; }; f'
 )
 
+#: What git may see of the server's environment beyond the base allow-list: proxies, TLS and
+#: ssh-agent settings; never cloud credentials or the server's own tokens.
+GIT_ENV_ALLOW = frozenset(
+    {
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "ALL_PROXY",
+        "all_proxy",
+        "GIT_SSL_CAINFO",
+        "GIT_SSL_CAPATH",
+        "GIT_SSL_NO_VERIFY",
+        "GIT_CONFIG_GLOBAL",
+        "GIT_CONFIG_NOSYSTEM",
+        "XDG_CONFIG_HOME",
+        "SSH_AUTH_SOCK",
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+    }
+)
+WHITESPACE = re.compile(r"\s")
 SCP_LIKE = re.compile(
     r"^(?:(?P<user>[^@/\s]+)@)?(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\]):(?!//)"
 )
@@ -30,7 +56,9 @@ PROGRESS = re.compile(
     r"^(?:remote:\s*)?(?P<phase>[A-Za-z][A-Za-z ]+):\s+(?P<pct>\d+)% "
     r"\((?P<done>\d+)/(?P<total>\d+)\)"
 )
-USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)[^/@\s]+@")
+#: ``scheme://userinfo@``; possessive and anchored at the start of a scheme, so it is linear
+#: (the unanchored form backtracked from every position: 11 s for a 100 KB URL).
+USERINFO = re.compile(r"(?<![A-Za-z0-9+.\-])(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*+://)[^/@\s]++@")
 
 
 @dataclass(frozen=True)
@@ -52,6 +80,8 @@ class Remote:
     scheme: str
     host: str
     credential: Credential | None
+    #: ``http.curloptResolve`` entries pinning git to the addresses that were checked.
+    pins: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -68,8 +98,15 @@ def parse_remote(raw: str, *, allow_file: bool = False) -> Remote:
     url = (raw or "").strip()
     if not url:
         raise TaskError("Enter the repository URL, e.g. https://github.com/owner/repo.git.")
-    if any(c.isspace() for c in url) or url.startswith("-"):
-        raise TaskError(f"{redact(url)!r} is not a repository URL: remove spaces or leading '-'.")
+    if len(url) > MAX_URL:
+        raise TaskError(
+            f"The repository URL is {len(url)} characters long; at most {MAX_URL} are accepted "
+            f"(it starts {quote(redact(url[:80]))})."
+        )
+    if WHITESPACE.search(url) or url.startswith("-"):
+        raise TaskError(
+            f"{quote(redact(url))} is not a repository URL: remove spaces or leading '-'."
+        )
     if "::" in url.split("/", 1)[0]:
         raise TaskError("Transport helpers such as ext:: are not allowed; use an https or ssh URL.")
     if "://" not in url:
@@ -79,7 +116,7 @@ def parse_remote(raw: str, *, allow_file: bool = False) -> Remote:
         if allow_file and (url.startswith("/") or os.path.isdir(url)):
             return Remote(url=url, scheme="file", host="", credential=None)
         raise TaskError(
-            f"{redact(url)!r} is not a repository URL. Use https://host/owner/repo.git, "
+            f"{quote(redact(url))} is not a repository URL. Use https://host/owner/repo.git, "
             "ssh://git@host/owner/repo.git or git@host:owner/repo.git."
         )
     parts = urlsplit(url)
@@ -88,61 +125,49 @@ def parse_remote(raw: str, *, allow_file: bool = False) -> Remote:
     if scheme not in allowed:
         hint = " (file:// URLs are disabled on this server)" if scheme == "file" else ""
         raise TaskError(
-            f"The {scheme}:// scheme is not supported{hint}; use https, http, ssh or git URLs."
+            f"The {scheme[:20]}:// scheme is not supported{hint}; use https, http, ssh or git URLs."
         )
     credential = None
     netloc = parts.netloc
     if "@" in netloc:
         userinfo, netloc = netloc.rsplit("@", 1)
         if scheme in ("http", "https"):
+            # ``user:token@`` and ``token@`` (GitHub style) alike: a credential, never in argv
             user, _, password = userinfo.partition(":")
-            if password:
+            if user or password:
                 credential = Credential(unquote(user), unquote(password))
-            elif user:
-                netloc = f"{userinfo}@{netloc}"  # a username alone is not a secret
         else:
             netloc = f"{userinfo.split(':', 1)[0]}@{netloc}"
     host = parts.hostname or ""
     if scheme != "file" and not host:
-        raise TaskError(f"{redact(url)!r} has no host name.")
+        raise TaskError(f"{quote(redact(url))} has no host name.")
     clean = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
     return Remote(url=clean, scheme=scheme, host=host, credential=credential)
-
-
-async def check_host(host: str, *, allow_link_local: bool) -> None:
-    """Refuse hosts that resolve to link-local (cloud metadata) addresses unless allowed."""
-    if allow_link_local or not host:
-        return
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except OSError:
-        return  # git reports the unreachable host with its own clear message
-    addr = forbidden_address(infos)
-    if addr is not None:
-        raise TaskError(
-            f"Cloning from {host} ({addr}) is refused: it is a link-local/metadata address. "
-            "An administrator can allow it with c.GitService.allow_link_local = True.",
-            status=403,
-            reason="forbidden_host",
-        )
 
 
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     """``text`` with credentials in URLs and the given secrets replaced by ``***``."""
     text = USERINFO.sub(lambda m: f"{m.group('scheme')}***@", text)
     for secret in secrets:
-        if secret and len(secret) >= 1:
+        if secret:
             text = text.replace(secret, "***")
     return text
 
 
 def hardened_config(
-    *, allow_file: bool, low_speed_limit: int, low_speed_time: int, credential: bool
+    *,
+    allow_file: bool,
+    low_speed_limit: int,
+    low_speed_time: int,
+    credential: bool,
+    pins: tuple[str, ...] = (),
+    follow_redirects: bool = False,
 ) -> list[str]:
     """``-c`` options every git process gets: no ext:: or file://, no hooks, stall timeouts.
 
     Configured credential helpers are reset; with a credential, ours answers from the environment.
+    Redirects are not followed (the service follows and checks them itself) and ``pins`` fix the
+    addresses git connects to, so a second DNS answer cannot send git somewhere unchecked.
     """
     pairs = [
         ("protocol.ext.allow", "never"),
@@ -153,7 +178,9 @@ def hardened_config(
         ("http.lowSpeedTime", str(low_speed_time)),
         ("credential.helper", ""),
         ("credential.interactive", "false"),
+        ("http.followRedirects", "initial" if follow_redirects else "false"),
     ]
+    pairs += [("http.curloptResolve", pin) for pin in pins]
     if credential:
         pairs.append(("credential.helper", CREDENTIAL_HELPER))
     args: list[str] = []
@@ -164,12 +191,7 @@ def hardened_config(
 
 def git_env(credential: Credential | None, connect_timeout: int) -> dict[str, str]:
     """The environment of one git process: no prompts, the credential only in its environment."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("GIT_ASKPASS", "SSH_ASKPASS", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE")
-        and not k.startswith("MA_GIT_")
-    }
+    env = tool_env(allow=GIT_ENV_ALLOW)
     env.update(
         {
             "GIT_TERMINAL_PROMPT": "0",

@@ -15,13 +15,14 @@ from typing import Any
 
 from traitlets import Bool, Float, Integer, Unicode
 
+from ..api import MAX_NAME_BYTES, quote
 from ..capability import Capability
 from ..tasks import Task, TaskError
+from . import labgit
 from .gitcmd import (
     Credential,
     GitProcess,
     Remote,
-    check_host,
     classify_failure,
     git_env,
     hardened_config,
@@ -30,6 +31,7 @@ from .gitcmd import (
     redact,
     tree_entries,
 )
+from .route import route
 
 TASK_KIND = "git-clone"
 FOLDER_NAME = re.compile(r"^[^/\\\0]+$")
@@ -80,6 +82,7 @@ class GitService(Capability):
         super().__init__(app, **kwargs)
         self._previews: dict[str, tuple[float, dict[str, Any]]] = {}
         app.tasks.on_finished(self._record_event)
+        labgit.install()  # the git sidebar must not fetch every blob of a sparse clone
 
     def info(self) -> dict[str, Any]:
         """Whether git is installed, and its version."""
@@ -101,7 +104,11 @@ class GitService(Capability):
         return remote
 
     def _secrets(self, remote: Remote) -> tuple[str, ...]:
-        return (remote.credential.password,) if remote.credential else ()
+        cred = remote.credential
+        if cred is None:
+            return ()
+        # a token pasted as the URL's username (``https://<token>@host``) is the secret itself
+        return (cred.password,) if cred.password else (cred.username,)
 
     def _git(self, remote: Remote, *args: str) -> list[str]:
         return [
@@ -111,6 +118,8 @@ class GitService(Capability):
                 low_speed_limit=self.low_speed_limit,
                 low_speed_time=self.low_speed_time,
                 credential=remote.credential is not None,
+                pins=remote.pins,
+                follow_redirects=self.allow_link_local,
             ),
             *args,
         ]
@@ -144,7 +153,14 @@ class GitService(Capability):
         root = self.root()
         rel = (path or "").strip("/")
         if not FOLDER_NAME.match(name or "") or name in (".", ".."):
-            raise TaskError(f"{name!r} is not a valid folder name: use a name without slashes.")
+            raise TaskError(
+                f"{quote(name)} is not a valid folder name: use a name without slashes."
+            )
+        if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+            raise TaskError(
+                f"The folder name {quote(name)} is too long: "
+                f"at most {MAX_NAME_BYTES} bytes in UTF-8."
+            )
         parent = (root / rel).resolve()
         if parent != root and root not in parent.parents:
             raise TaskError(f"Folder {path!r} is outside the workspace.", status=400)
@@ -156,7 +172,8 @@ class GitService(Capability):
 
     async def branches(self, remote: Remote) -> dict[str, Any]:
         """The remote's branches (``git ls-remote --symref``) and its default branch."""
-        await check_host(remote.host, allow_link_local=self.allow_link_local)
+        asked = remote
+        remote = await route(remote, allow_link_local=self.allow_link_local)
         proc = await self._run(
             remote,
             ["ls-remote", "--symref", "--", remote.url, "HEAD", "refs/heads/*"],
@@ -178,8 +195,8 @@ class GitService(Capability):
         if default is None and branches:
             default = branches[0]["name"]
         return {
-            "url": redact(remote.url),
-            "name": remote.name,
+            "url": redact(asked.url),
+            "name": asked.name,
             "default": default,
             "branches": branches,
         }
@@ -206,7 +223,7 @@ class GitService(Capability):
         }
         if key in self._previews:
             return self._previews[key][1]
-        await check_host(remote.host, allow_link_local=self.allow_link_local)
+        remote = await route(remote, allow_link_local=self.allow_link_local)
         scratch = Path(self.app.data_dir) / "git-preview"
         scratch.mkdir(parents=True, exist_ok=True)
         tmp = tempfile.mkdtemp(prefix="preview-", dir=scratch)
@@ -307,9 +324,15 @@ class GitService(Capability):
         selected: list[str],
         overwrite: bool,
     ) -> dict[str, Any]:
-        await check_host(remote.host, allow_link_local=self.allow_link_local)
+        remote = await route(remote, allow_link_local=self.allow_link_local)
         secrets = self._secrets(remote)
-        tmp = dest.parent / f".{dest.name}.ma-clone-{uuid.uuid4().hex[:8]}"
+        # A short hidden name: the folder's full name (up to 255 bytes) plus a suffix would be
+        # too long for the file system, and the temp name must never reach the user.
+        tmp = dest.parent / f".{dest.name[:32]}.ma-clone-{uuid.uuid4().hex[:8]}"
+
+        def scrub(text: str) -> str:
+            return text.replace(str(tmp), str(dest)).replace(tmp.name, dest.name)
+
         trash: Path | None = None
         loop = asyncio.get_running_loop()
 
@@ -328,7 +351,7 @@ class GitService(Capability):
             )
             await proc.run()
             if proc.returncode != 0:
-                raise classify_failure(proc.stderr, remote.url, branch, secrets)
+                raise classify_failure(scrub(proc.stderr), remote.url, branch, secrets)
 
         try:
             task.update(phase="Connecting", message=f"Connecting to {redact(remote.url)}")
@@ -374,7 +397,7 @@ class GitService(Capability):
                     status=507,
                     reason="disk_full",
                 ) from e
-            raise TaskError(redact(str(e), secrets), status=500) from e
+            raise TaskError(scrub(redact(str(e), secrets)), status=500) from e
         finally:
             await loop.run_in_executor(None, lambda: shutil.rmtree(tmp, ignore_errors=True))
             if trash is not None:

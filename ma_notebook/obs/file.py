@@ -68,8 +68,38 @@ def _engine() -> TransferEngine:
         return engine
 
 
+def _missing(path: str, what: str) -> ObsNotFound:
+    """Not found, naming the real cause: a missing bucket, else the missing ``what``."""
+    if is_obs(path):
+        p = ObsPath.parse(path)
+        if p.bucket:
+            try:
+                _engine().store.list_objects(p.bucket, "", "/", None, 1)
+            except ObsNotFound as e:
+                if e.reason == "no_such_bucket":
+                    return ObsNotFound(
+                        f"The bucket {p.bucket} does not exist (obs://{p.bucket}/): create it "
+                        f"with make_dirs('obs://{p.bucket}') or check the name.",
+                        "no_such_bucket",
+                    )
+    return ObsNotFound(f"No such {what}: {path}")
+
+
+def _object(path: str) -> ObsPath:
+    """The ObsPath of a file operation, or 400 when ``path`` names no bucket."""
+    p = ObsPath.parse(path)
+    if p.is_root:
+        raise ObsError(
+            f"{path} names no bucket: use obs://<bucket>/<path>, e.g. obs://my-bucket/a.txt.",
+            400,
+            "no_bucket",
+        )
+    return p
+
+
 def _fs(path: str) -> tuple[Any, str]:
     if is_obs(path):
+        _object(path)
         from .fs import ObsFileSystem
 
         fs = ObsFileSystem()
@@ -168,7 +198,7 @@ def list_directory(path: str, recursive: bool = False) -> list[str]:
     """Names in a folder; with ``recursive``, every file and folder as a relative path."""
     fs, p = _fs(path)
     if not is_directory(path):
-        raise ObsNotFound(f"No such folder: {path}")
+        raise _missing(path, "folder")
     base = p.rstrip("/")
     if recursive:
         found = fs.find(base, withdirs=True, detail=False)
@@ -223,7 +253,7 @@ def get_size(path: str, recursive: bool = False) -> int:
     try:
         return int(fs.size(p))
     except FileNotFoundError:
-        raise ObsNotFound(f"No such file: {path}") from None
+        raise _missing(path, "file") from None
 
 
 @dataclass
@@ -262,17 +292,27 @@ def remove(path: str, recursive: bool = False) -> None:
         else:
             os.remove(p)
         return
-    p2 = ObsPath.parse(path)
+    p2 = _object(path)
     engine = _engine()
     if recursive:
         if not is_directory(path):
-            raise ObsNotFound(f"No such folder: {path}")
+            raise _missing(path, "folder")
         folder = p2.as_folder()
         keys = [folder.key + rel for rel, _ in engine.iter_tree(folder)]
         keys.append(folder.key)
         engine.store.delete(p2.bucket, [k for k in keys if k])
         return
-    engine.store.head(p2.bucket, p2.key)
+    try:
+        engine.store.head(p2.bucket, p2.key)
+    except ObsNotFound as e:
+        if e.reason != "no_such_bucket" and is_directory(path):
+            raise ObsError(
+                f"{path} is a folder that is not empty: remove(path, recursive=True) deletes it "
+                "with everything in it.",
+                409,
+                "folder_not_empty",
+            ) from None
+        raise
     engine.store.delete(p2.bucket, [p2.key])
 
 

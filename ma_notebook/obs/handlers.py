@@ -141,7 +141,8 @@ class StoreObjectHandler(ExtensionHandlerMixin, JupyterHandler):
         return store
 
     def _query(self) -> dict[str, str]:
-        return {k: self.get_query_argument(k) for k in self.request.query_arguments}
+        # unstripped: the signature covers the exact values the signer saw
+        return {k: self.get_query_argument(k, strip=False) for k in self.request.query_arguments}
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Errors as JSON ``{"message", "reason"}``, like the REST API."""
@@ -240,7 +241,7 @@ class StoreObjectHandler(ExtensionHandlerMixin, JupyterHandler):
         self.set_header("Content-Type", "application/octet-stream")
         self.set_header("ETag", f'"{info.etag}"')
         self.set_header("Content-Length", str(max(0, end - start + 1)))
-        filename = self.get_query_argument("filename", None)
+        filename = self.get_query_argument("filename", None, strip=False)
         if filename and self._signed:
             self.set_header("Content-Disposition", _disposition(filename))
         if not body:

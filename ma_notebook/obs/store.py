@@ -141,7 +141,8 @@ class S3Store:
         config = Config(
             max_pool_connections=max_connections,
             s3={"addressing_style": settings.effective_addressing_style()},
-            retries={"max_attempts": 3, "mode": "standard"},
+            # unsigned requests failing is the norm (no credentials): answer at once, not in 15 s
+            retries={"max_attempts": 3 if settings.access_key else 1, "mode": "standard"},
             connect_timeout=10,
             read_timeout=120,
             tcp_keepalive=True,
@@ -160,7 +161,31 @@ class S3Store:
         )
 
     def _err(self, e: Exception, bucket: str = "", key: str = "") -> ObsError:
-        return translate(e, str(ObsPath(bucket, key)) if bucket else "", self.settings.secrets)
+        err = translate(e, str(ObsPath(bucket, key)) if bucket else "", self.settings.secrets)
+        anonymous = not self.settings.access_key and not self.settings.security_token
+        if anonymous and err.reason in ("store_failed", "no_permission", "refused"):
+            # Without credentials requests go unsigned; OBS answers those with 403 or even 500.
+            return ObsError(
+                f"No credentials are set for the object storage endpoint "
+                f"{self.settings.effective_endpoint()}: set HUAWEICLOUD_SDK_AK and "
+                "HUAWEICLOUD_SDK_SK in the environment, or run `ma-cli configure --auth AKSK` "
+                f"(the endpoint answered: {err.message})",
+                401,
+                "no_credentials",
+            )
+        if err.reason == "no_such_key" and bucket and not self._bucket_exists(bucket):
+            return ObsNotFound(
+                f"The bucket {bucket} does not exist (obs://{bucket}/).", "no_such_bucket"
+            )
+        return err
+
+    def _bucket_exists(self, bucket: str) -> bool:
+        try:
+            self.client.head_bucket(Bucket=bucket)
+        except Exception as e:
+            status = getattr(e, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+            return status != 404
+        return True
 
     def list_buckets(self) -> list[ObjectInfo]:
         """Every bucket the credentials can see."""
@@ -290,7 +315,13 @@ class S3Store:
                 Bucket=dst_bucket, Key=dst_key, CopySource={"Bucket": src_bucket, "Key": src_key}
             )
         except Exception as e:
-            raise self._err(e, src_bucket, src_key) from None
+            err = self._err(e, src_bucket, src_key)
+            if err.reason == "no_such_bucket" and not self._bucket_exists(dst_bucket):
+                err = ObsNotFound(
+                    f"The destination bucket {dst_bucket} does not exist (obs://{dst_bucket}/).",
+                    "no_such_bucket",
+                )
+            raise err from None
 
     def delete(self, bucket: str, keys: list[str]) -> None:
         """Delete objects (missing ones are fine)."""
@@ -405,8 +436,15 @@ class S3Store:
 
 
 def _disposition(filename: str) -> str:
-    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "_")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+    """A Content-Disposition for ``filename``: a safe ASCII fallback plus the exact RFC 5987 form.
+
+    Control characters (CR/LF would split the header) and quotes never reach the plain form.
+    """
+    ascii_name = (
+        "".join("_" if not (32 <= ord(ch) < 127) or ch in '"\\' else ch for ch in filename).strip()
+        or "download"
+    )
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 # ---------------------------------------------------------------- embedded local store
@@ -419,18 +457,21 @@ class PresignSigner:
         self._secret = secret
 
     def sign(self, *fields: str) -> str:
-        """The signature of these request fields."""
-        msg = "\n".join(fields).encode()
+        """The signature of these request fields (each length-prefixed: no two lists collide)."""
+        msg = b"ma-presign-v2"
+        for value in fields:
+            raw = value.encode("utf-8", "surrogatepass")
+            msg += b"|%d:" % len(raw) + raw
         return hmac.new(self._secret, msg, hashlib.sha256).hexdigest()
 
     def verify(self, signature: str, expires: str, *fields: str) -> bool:
         """Whether ``signature`` is valid for these fields and has not expired."""
-        try:
-            if int(expires) < time.time():
-                return False
-        except ValueError:
+        if not (expires.isascii() and expires.isdigit()) or len(expires) > 12:
             return False
-        return hmac.compare_digest(self.sign(expires, *fields), signature or "")
+        if int(expires) < time.time():
+            return False
+        given = (signature or "").encode("utf-8", "surrogatepass")
+        return hmac.compare_digest(self.sign(expires, *fields).encode(), given)
 
 
 class LocalStore:

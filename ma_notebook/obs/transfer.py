@@ -691,6 +691,13 @@ class TransferEngine:
         A folder lands as ``dst/<last dir of src>/...`` unless ``drop_last_dir`` puts its
         contents directly into ``dst``.
         """
+        for loc in (src, dst):
+            if isinstance(loc, ObsPath) and loc.is_root:
+                raise ObsError(
+                    "obs:// names no bucket: use obs://<bucket>/<path>, e.g. obs://my-bucket/data/.",
+                    400,
+                    "no_bucket",
+                )
         if self.is_folder(src):
             if not drop_last_dir:
                 name = src.name if isinstance(src, ObsPath) else Path(str(src).rstrip("/")).name
@@ -718,5 +725,10 @@ class TransferEngine:
 
 
 def location(path: str) -> Location:
-    """An ObsPath for obs:// URLs, else the local path expanded."""
-    return ObsPath.parse(path) if is_obs(path) else os.path.abspath(os.path.expanduser(path))
+    """An ObsPath for obs:// URLs, else the local path expanded (a trailing '/' kept: a folder)."""
+    if is_obs(path):
+        return ObsPath.parse(path)
+    local = os.path.abspath(os.path.expanduser(path))
+    if path.endswith(("/", os.sep)) and not local.endswith(os.sep):
+        local += os.sep
+    return local

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import JupyterHandler
@@ -13,10 +14,12 @@ from tornado import web
 
 from ..base import AUTH_RESOURCE, MaAPIHandler, api_path
 from .service import PROXY_PREFIX, VisualizationError, VisualizationService
-from .tools import TOOLS
+from .tools import TOOLS, absolute_asset_rewriter
 
 #: Request headers that carry the user's Jupyter credentials; tools never see them.
 CREDENTIAL_HEADERS = ("Authorization", "Cookie", "X-Xsrftoken", "X-Xsrf-Token")
+#: Query arguments that carry them (``?token=`` logins); stripped from what is forwarded.
+CREDENTIAL_QUERY = ("token", "_xsrf")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 _PREPARE_REDIRECTS = "_redirect_to_login" in inspect.signature(JupyterHandler.prepare).parameters
 
@@ -159,6 +162,7 @@ class VisualizationProxyHandler(ExtensionHandlerMixin, LocalProxyHandler):
         except VisualizationError as e:
             raise web.HTTPError(503, e.message) from e
         self.proxy_base = instance.proxy_base
+        self.rewrite_response = [absolute_asset_rewriter(instance.prefix)]
         return await super(LocalProxyHandler, self).proxy("127.0.0.1", instance.port, path)
 
     def proxy_request_headers(self) -> Any:
@@ -167,6 +171,21 @@ class VisualizationProxyHandler(ExtensionHandlerMixin, LocalProxyHandler):
         for name in CREDENTIAL_HEADERS:
             headers.pop(name, None)
         return headers
+
+    def get_client_uri(self, protocol: str, host: str, port: int, proxied_path: str) -> Any:
+        """The tool's URL for this request, without Jupyter's ``token`` / ``_xsrf`` arguments."""
+        query = self.request.query
+        if query:
+            kept = [
+                (k, v)
+                for k, v in parse_qsl(query, keep_blank_values=True)
+                if k not in CREDENTIAL_QUERY
+            ]
+            self.request.query = urlencode(kept)
+        try:
+            return super().get_client_uri(protocol, host, port, proxied_path)
+        finally:
+            self.request.query = query
 
     @web.authenticated
     @authorized

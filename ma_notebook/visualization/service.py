@@ -22,10 +22,10 @@ from tornado import httpclient
 from traitlets import Float, Integer, List, Unicode
 
 from ..capability import Capability
+from ..procenv import tool_env
 from .tools import (
     FOREIGN_ENV,
     MINDINSIGHT_GUNICORN_CONF,
-    SECRET_ENV,
     TOOLS,
     Tool,
     environment_candidates,
@@ -349,16 +349,20 @@ class VisualizationService(Capability):
         return False
 
     def suggest_folder(self, tool: Tool, cwd: str | None) -> dict[str, Any]:
-        """The folder a launcher tile proposes: ``cwd`` when it has summaries, else the default."""
-        if cwd:
-            try:
-                folder = self.resolve_folder(cwd)
-            except VisualizationError:
-                folder = ""
-            if folder and self.has_summaries(tool, folder):
-                return self._folder_json(folder, True)
+        """The folder a launcher tile proposes: ``cwd`` when it has summaries, else the default.
+
+        At the workspace root (``cwd`` ''), the default wins when it holds summaries itself.
+        """
         default = self.default_folder
         found = os.path.isdir(default) and self.has_summaries(tool, default)
+        if cwd is not None:
+            at_root = cwd.strip().strip("/") == ""
+            try:
+                folder = str(Path(self.root_dir).resolve()) if at_root else self.resolve_folder(cwd)
+            except VisualizationError:
+                folder = ""
+            if folder and not (at_root and found) and self.has_summaries(tool, folder):
+                return self._folder_json(folder, True)
         return self._folder_json(default, found)
 
     def _folder_json(self, folder: str, has_summaries: bool) -> dict[str, Any]:
@@ -435,9 +439,8 @@ class VisualizationService(Capability):
         )
 
     def _command(self, instance: Instance) -> tuple[list[str], dict[str, str]]:
-        env = {
-            k: v for k, v in os.environ.items() if not SECRET_ENV.search(k) and k not in FOREIGN_ENV
-        }
+        # An allow-list, not a deny-list: HUAWEICLOUD_SDK_SK, *_SK and anything unforeseen stay out.
+        env = tool_env(source={k: v for k, v in os.environ.items() if k not in FOREIGN_ENV})
         bindir = str(Path(instance.executable).parent)
         env["PATH"] = os.pathsep.join([bindir, env.get("PATH", "")])
         env["PYTHONUNBUFFERED"] = "1"

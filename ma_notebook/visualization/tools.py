@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 #: Environment variables never handed to a tool's process (the server's own credentials).
 SECRET_ENV = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|ACCESS_KEY|SECRET_KEY|PRIVATE_KEY", re.I)
@@ -149,3 +152,28 @@ def environment_candidates(extra: list[str]) -> list[tuple[Path, str]]:
     for env in kernel_environments():
         add(env, "a kernel's environment")
     return out
+
+
+def absolute_asset_rewriter(prefix: str) -> Callable[[Any], None]:
+    """A proxy response rewrite sending TensorBoard's absolute ``/font-roboto/`` URLs to ``prefix``.
+
+    TensorBoard's index.html names its fonts from the site root, where Jupyter has nothing.
+    """
+    target = f"url({prefix.rstrip('/')}/font-roboto/".encode()
+
+    def rewrite(response: Any) -> None:
+        if "text/html" not in response.headers.get("Content-Type", ""):
+            return
+        body = response.body
+        gzipped = response.headers.get("Content-Encoding", "") == "gzip"
+        if gzipped:
+            try:
+                body = gzip.decompress(body)
+            except (OSError, EOFError):
+                return
+        if b"url(/font-roboto/" not in body:
+            return
+        body = body.replace(b"url(/font-roboto/", target)
+        response.body = gzip.compress(body, mtime=0) if gzipped else body
+
+    return rewrite

@@ -54,6 +54,9 @@ def test_make_run_serves_jupyterlab_with_the_events_panel(browser, tmp_path):
         page.locator('#ma-notebook-events li[data-event-type="NotebookHealthy"]').first.wait_for(
             timeout=30000
         )
+        # a first start asks nothing about news (make run's settings answer it)
+        page.wait_for_timeout(2000)
+        assert page.get_by_text("notified about official Jupyter news").count() == 0
         context.close()
     finally:
         stop_process(proc)

@@ -523,7 +523,12 @@ function GitClone(props: IGitCloneOptions): JSX.Element {
         ) : (
           <button
             className="jp-mod-styled jp-mod-accept ma-GitClone-clone"
-            disabled={!url.trim() || !name.trim() || loading !== null}
+            disabled={
+              !url.trim() ||
+              !name.trim() ||
+              loading !== null ||
+              (error !== null && branches.length === 0)
+            }
             title={trans.__('Clone into %1', destination)}
             onClick={() => void clone(false)}
           >

@@ -32,6 +32,15 @@ export interface IFolderSuggestion {
   has_summaries: boolean;
 }
 
+/** Whether a tool is installed on the server, and how to install it when it is not. */
+export interface IToolInfo {
+  title: string;
+  available: boolean;
+  reason?: string;
+  executable?: string;
+  environment?: string;
+}
+
 /** The running instances, refreshed from the server; shared by tabs and the Running panel. */
 export class VisualizationModel {
   /** Instances as last fetched, oldest first. */
@@ -47,6 +56,14 @@ export class VisualizationModel {
   /** Instances of one tool. */
   of(tool: ToolName): IVisualizationInstance[] {
     return this._instances.filter(i => i.tool === tool);
+  }
+
+  /** Which tools the server has (each with the install command when missing). */
+  async tools(): Promise<Record<ToolName, IToolInfo>> {
+    const data = await requestAPI<{ tools: Record<ToolName, IToolInfo> }>(
+      'visualization/tools'
+    );
+    return data.tools;
   }
 
   /** Fetch the list from the server. */

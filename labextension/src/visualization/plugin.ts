@@ -265,6 +265,21 @@ export const visualizationPlugin: JupyterFrontEndPlugin<void> = {
           if (typeof args.folder === 'string') {
             return start(spec, args.folder);
           }
+          // Say that the tool is missing before asking for a folder it could not open.
+          const info = await model
+            .tools()
+            .then(tools => tools[spec.name])
+            .catch(() => undefined);
+          if (info && !info.available) {
+            const [first, ...rest] = (info.reason ?? '').split('\n');
+            await showOutput(
+              trans.__('%1 is not installed', spec.title),
+              first,
+              rest,
+              trans
+            );
+            return null;
+          }
           let folder = '';
           try {
             const suggestion = await model.suggest(
