@@ -172,6 +172,7 @@ def notebook_base_image(
     tag = f"ma-notebook/notebook-base:test-{_context_key(context, str(info.get('Id')), args)}"
     if docker_daemon.image_exists(tag):
         return tag
+    args["IMAGE_REF"] = tag
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     log_path = LOG_DIR / "notebook-base-build.log"
     started = time.monotonic()

@@ -112,7 +112,8 @@ def test_base_image_serves_jupyterlab_with_the_extension(
     header = json.loads(
         docker_daemon.cli("exec", name, "python", "-m", "ma_notebook.images.baseline", "show")
     )
-    assert header["base_image"].startswith("ma-notebook/debian-minbase:")
+    assert header["base_image"] == notebook_base_image  # what Save Image stacks on
+    assert header["from_image"].startswith("ma-notebook/debian-minbase:")
     assert header["entries"] > 10_000
     assert "/proc" in header["skipped"]
     stat = docker_daemon.cli(

@@ -302,7 +302,7 @@ def build_base(
     """Build the ma-notebook base image from this checkout's images/base/ and wheel."""
     import tempfile
 
-    args = {"BASE_IMAGE": base_image, "PYTHON_INSTALLER": python_installer}
+    args = {"BASE_IMAGE": base_image, "PYTHON_INSTALLER": python_installer, "IMAGE_REF": tag}
     args.update(_build_args(build_arg))
     builder = _builder()
     with tempfile.TemporaryDirectory(prefix="ma-base-") as tmp:

@@ -2,10 +2,14 @@
 
 Save Image compares the running container against it to find what the user changed. The index
 is a gzip'd JSON-lines file: a header object, then one array per entry
-``[path, type, mode, uid, gid, size, mtime, link]`` (type ``f`` file, ``d`` folder, ``l``
-symlink, ``o`` other; mtime in whole seconds; link is the symlink's target or ``""``).
-Mount points (from /proc/self/mountinfo) and everything below them are skipped: they are not
-part of the image. ``python -m ma_notebook.images.baseline record`` writes it.
+``[path, type, mode, uid, gid, size, mtime, link]``: path relative to the root without a
+leading ``/``, parents before children in name order; type ``f`` file, ``d`` folder, ``l``
+symlink, ``p`` fifo, ``c``/``b`` character/block device, ``s`` socket; mtime in whole seconds;
+link is the symlink's target or ``""``. The header names the image the index describes
+(``base_image``: what Save Image stacks its layer on, when the build was told its reference)
+and the image it was built ``FROM`` (``from_image``). Mount points (from
+/proc/self/mountinfo) and everything below them are skipped: they are not part of the image.
+``python -m ma_notebook.images.baseline record`` writes it.
 """
 
 from __future__ import annotations
@@ -83,37 +87,43 @@ def mount_points(mountinfo: str = "/proc/self/mountinfo") -> set[str]:
     return points
 
 
+#: Entry types as one letter.
+TYPES = {
+    stat.S_IFREG: "f",
+    stat.S_IFDIR: "d",
+    stat.S_IFLNK: "l",
+    stat.S_IFIFO: "p",
+    stat.S_IFCHR: "c",
+    stat.S_IFBLK: "b",
+    stat.S_IFSOCK: "s",
+}
+
+
 def _kind(mode: int) -> str:
-    if stat.S_ISREG(mode):
-        return "f"
-    if stat.S_ISDIR(mode):
-        return "d"
-    if stat.S_ISLNK(mode):
-        return "l"
-    return "o"
+    return TYPES.get(stat.S_IFMT(mode), "?")
 
 
 def walk(root: str = "/", skip: set[str] | None = None) -> Iterator[Entry]:
-    """Entries under ``root`` (paths relative to it, ``/``-rooted), skipping ``skip`` paths."""
-    root = os.path.abspath(root)
+    """Entries under ``root``, parents first in name order, leaving out ``skip`` and below."""
+    top = os.path.abspath(root)
     skipped = {os.path.normpath(p) for p in (skip or set())}
-    stack = [root]
+    stack = [top]
     while stack:
         folder = stack.pop()
         try:
             with os.scandir(folder) as it:
-                children = sorted(it, key=lambda e: e.name)
+                names = sorted(e.name for e in it)
         except OSError:
             continue
-        for child in children:
-            full = child.path
+        subdirs = []
+        for name in names:
+            full = os.path.join(folder, name)
             if full in skipped:
                 continue
             try:
-                st = child.stat(follow_symlinks=False)
+                st = os.lstat(full)
             except OSError:
                 continue
-            rel = "/" + os.path.relpath(full, root) if root != "/" else full
             kind = _kind(st.st_mode)
             link = ""
             if kind == "l":
@@ -122,7 +132,7 @@ def walk(root: str = "/", skip: set[str] | None = None) -> Iterator[Entry]:
                 except OSError:
                     link = ""
             yield Entry(
-                rel,
+                os.path.relpath(full, top),
                 kind,
                 stat.S_IMODE(st.st_mode),
                 st.st_uid,
@@ -132,7 +142,9 @@ def walk(root: str = "/", skip: set[str] | None = None) -> Iterator[Entry]:
                 link,
             )
             if kind == "d":
-                stack.append(full)
+                subdirs.append(full)
+        # depth first in name order: push in reverse so the first name is walked first
+        stack.extend(reversed(subdirs))
 
 
 def record(
@@ -140,7 +152,8 @@ def record(
     *,
     root: str = "/",
     base_image: str = "",
-    image: str = "",
+    from_image: str = "",
+    base_digest: str = "",
     skip: set[str] | None = None,
 ) -> dict[str, Any]:
     """Write the index of ``root`` to ``output``; return its header (with the entry count)."""
@@ -151,7 +164,8 @@ def record(
     header: dict[str, Any] = {
         "format": FORMAT,
         "base_image": base_image,
-        "image": image,
+        "base_digest": base_digest,
+        "from_image": from_image,
         "created": int(time.time()),
         "root": root,
         "skipped": sorted(skipped - {str(out), str(out) + ".tmp"}),
@@ -204,13 +218,22 @@ def main(argv: list[str] | None = None) -> int:
         "--output", default=DEFAULT_INDEX, help=f"index file (default {DEFAULT_INDEX})"
     )
     rec.add_argument("--root", default="/", help="folder to index (default /)")
-    rec.add_argument("--base-image", default="", help="the image this one was built FROM")
-    rec.add_argument("--image", default="", help="this image's own reference, when known")
+    rec.add_argument(
+        "--base-image", default="", help="the reference of the image this index describes"
+    )
+    rec.add_argument("--base-digest", default="", help="that image's manifest digest, if known")
+    rec.add_argument("--from-image", default="", help="the image it was built FROM")
     show = sub.add_parser("show", help="print the header and entry count of an index")
     show.add_argument("--index", default=DEFAULT_INDEX)
     args = parser.parse_args(argv)
     if args.command == "record":
-        header = record(args.output, root=args.root, base_image=args.base_image, image=args.image)
+        header = record(
+            args.output,
+            root=args.root,
+            base_image=args.base_image,
+            base_digest=args.base_digest,
+            from_image=args.from_image,
+        )
         print(f"baseline: {header['entries']} entries in {args.output}")
         return 0
     header = read_header(args.index)
