@@ -107,6 +107,10 @@ def test_base_image_serves_jupyterlab_with_the_extension(
     listed = docker_daemon.cli("exec", name, "jupyter", "server", "extension", "list")
     assert any("ma_notebook" in line and "enabled" in line for line in listed.splitlines())
     assert "ma-user" in docker_daemon.cli("exec", name, "id", "-un")
+    # the wheel carries the templates: ma-cli in the image lists them
+    assert "migrate_3rd_party_image_to_modelarts" in docker_daemon.cli(
+        "exec", name, "ma-cli", "image", "get-template"
+    )
     assert docker_daemon.cli("exec", name, "id", "-u").strip() == "1000"
     # the baseline index Save Image compares against: root-owned, outside ma-user's reach
     header = json.loads(
