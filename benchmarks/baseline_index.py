@@ -4,7 +4,8 @@ The base image's last build step indexes the whole file system; this times ours
 (``ma_notebook.images.baseline.record``) against the obvious shell peer that prints the same
 fields (path, type, mode, uid, gid, size, mtime, link) and gzips them, a few times each on
 the same folder (default /usr). Prints the medians, entries and file sizes, and the ratio
-(goal: <= 1.5). Run: .venv/bin/python benchmarks/baseline_index.py [--root /usr]
+(goal: within 2x of find; it runs once per image build). Run:
+.venv/bin/python benchmarks/baseline_index.py [--root /usr]
 """
 
 from __future__ import annotations

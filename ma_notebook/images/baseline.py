@@ -105,11 +105,19 @@ def _kind(mode: int) -> str:
 
 def walk(root: str = "/", skip: set[str] | None = None) -> Iterator[Entry]:
     """Entries under ``root``, parents first in name order, leaving out ``skip`` and below."""
+    for row in _rows(root, skip):
+        yield Entry(*row)
+
+
+def _rows(root: str, skip: set[str] | None) -> Iterator[list[Any]]:
+    """``walk`` as the stored rows (no per-entry objects: the index of / has ~10^5 entries)."""
     top = os.path.abspath(root)
     skipped = {os.path.normpath(p) for p in (skip or set())}
-    stack = [top]
+    lstat, readlink, imode = os.lstat, os.readlink, stat.S_IMODE
+    # (absolute folder with a trailing slash, the same relative to root)
+    stack = [(top.rstrip("/") + "/", "")]
     while stack:
-        folder = stack.pop()
+        folder, rel_folder = stack.pop()
         try:
             with os.scandir(folder) as it:
                 names = sorted(e.name for e in it)
@@ -117,32 +125,33 @@ def walk(root: str = "/", skip: set[str] | None = None) -> Iterator[Entry]:
             continue
         subdirs = []
         for name in names:
-            full = os.path.join(folder, name)
+            full = folder + name
             if full in skipped:
                 continue
             try:
-                st = os.lstat(full)
+                st = lstat(full)
             except OSError:
                 continue
-            kind = _kind(st.st_mode)
+            kind = TYPES.get(stat.S_IFMT(st.st_mode), "?")
             link = ""
             if kind == "l":
                 try:
-                    link = os.readlink(full)
+                    link = readlink(full)
                 except OSError:
                     link = ""
-            yield Entry(
-                os.path.relpath(full, top),
+            rel = rel_folder + name
+            yield [
+                rel,
                 kind,
-                stat.S_IMODE(st.st_mode),
+                imode(st.st_mode),
                 st.st_uid,
                 st.st_gid,
                 st.st_size if kind == "f" else 0,
                 int(st.st_mtime),
                 link,
-            )
+            ]
             if kind == "d":
-                subdirs.append(full)
+                subdirs.append((full + "/", rel + "/"))
         # depth first in name order: push in reverse so the first name is walked first
         stack.extend(reversed(subdirs))
 
@@ -173,11 +182,18 @@ def record(
     }
     tmp = Path(str(out) + ".tmp")
     count = 0
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
     with gzip.open(tmp, "wt", encoding="utf-8", compresslevel=6) as f:
         f.write(json.dumps(header) + "\n")
-        for entry in walk(root, skipped):
-            f.write(json.dumps(entry.row(), ensure_ascii=False) + "\n")
+        chunk: list[str] = []
+        for row in _rows(root, skipped):
+            chunk.append(dumps(row))
             count += 1
+            if len(chunk) >= 4096:
+                f.write("\n".join(chunk) + "\n")
+                chunk.clear()
+        if chunk:
+            f.write("\n".join(chunk) + "\n")
     tmp.replace(out)
     os.chmod(out, 0o644)
     header["entries"] = count
