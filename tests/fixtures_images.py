@@ -174,7 +174,7 @@ def notebook_base_image(
         return tag
     args["IMAGE_REF"] = tag
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    log_path = LOG_DIR / "notebook-base-build.log"
+    log_path = LOG_DIR / f"notebook-base-{tag.rsplit('-', 1)[-1]}.log"
     started = time.monotonic()
     with open(log_path, "w") as log:
         try:
