@@ -1,0 +1,1 @@
+"""Notebook images: the baseline index, Save Image (snapshot + push) and the image catalogue."""
