@@ -132,7 +132,10 @@ class ImageSaver:
             if point != root and (root == "/" or point.startswith(root + "/")):
                 skip.add(point)
         for ex in self.s.exclude:
-            skip.add(os.path.normpath(os.path.join(root, ex.lstrip("/"))))
+            ex = os.path.normpath(ex)
+            # An exclusion names a path of the container ('/data') or a real path under the root.
+            inside = root == "/" or ex == root or ex.startswith(root + "/")
+            skip.add(ex if inside else os.path.join(root, ex.lstrip("/")))
         if self.s.work_dir:
             skip.add(os.path.abspath(self.s.work_dir))
         skip.add(os.path.abspath(self.s.baseline_path) + ".tmp")
@@ -192,6 +195,8 @@ class ImageSaver:
         self._check_cancel()
         self.progress.set(phase="snapshotting")
         self.events("ContainerCommitStarted", "Major", f"Snapshotting the container for {target}.")
+        if self.s.work_dir:
+            os.makedirs(self.s.work_dir, exist_ok=True)
         work = tempfile.mkdtemp(prefix="ma-save-", dir=self.s.work_dir or None)
         try:
             try:
