@@ -16,6 +16,7 @@ export namespace CommandIDs {
   export const openVisualization = 'ma-notebook:open-visualization';
   export const openObs = 'ma-notebook:open-obs';
   export const checkCron = 'ma-notebook:check-cron';
+  export const saveImage = 'ma-notebook:save-image';
 }
 
 /** What GET /ma-notebook/api/info returns. */
