@@ -83,6 +83,7 @@ async def test_a_failed_save_shows_its_reason_and_a_critical_event(api, ma_app, 
     assert task["error_reason"] == "layers"
     assert "limit of 1" in task["error"]
     status, data = await api("events", params={"type": "SavedImageFailed"})
+    assert status == 200
     assert data["events"][0]["severity"] == "Critical"
 
 

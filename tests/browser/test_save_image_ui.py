@@ -81,4 +81,5 @@ def test_a_failing_save_shows_its_reason(save_page, registry):
     failed.wait_for(timeout=60000)
     assert "more than the limit of 1" in failed.inner_text()
     status, data = save_page.lab.request("ma-notebook/api/events?type=SavedImageFailed")
+    assert status == 200
     assert data["events"][0]["severity"] == "Critical"
