@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import threading
 from pathlib import Path
@@ -259,3 +260,67 @@ def test_mountinfo_escapes_are_decoded(tmp_path):
     )
     assert mount_points(str(info)) == {"/", "/data/my set", "/tab\tdir"}
     assert decode_mountinfo_path("a\\134b") == "a\\b"
+
+
+def test_a_process_stuck_on_a_stopped_fuse_daemon_blocks_saving(registry, tiny_base, tmp_path):
+    """A real D state: a reader of an rclone FUSE mount whose daemon is stopped.
+
+    FUSE waits interruptibly (S) until the reader gets a signal it handles; then it sends the
+    daemon an INTERRUPT and waits uninterruptibly (D) for an answer that never comes.
+    """
+    import signal
+    import time
+
+    src, mnt = tmp_path / "src", tmp_path / "mnt"
+    src.mkdir()
+    mnt.mkdir()
+    (src / "data.bin").write_bytes(b"x" * 1000)
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "RCLONE_CONFIG": str(tmp_path / "rc")}
+    rclone = subprocess.Popen(
+        ["rclone", "mount", str(src), str(mnt), "--vfs-cache-mode", "off"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    reader = None
+    try:
+        deadline = time.monotonic() + 20
+        while str(mnt) not in mount_points():
+            assert time.monotonic() < deadline and rclone.poll() is None, "rclone did not mount"
+            time.sleep(0.1)
+        rclone.send_signal(signal.SIGSTOP)
+        code = (
+            "import signal, sys; signal.signal(signal.SIGUSR1, lambda *a: None); "
+            "sys.stdout.write('ready\\n'); sys.stdout.flush(); open(sys.argv[1]).read()"
+        )
+        reader = subprocess.Popen(
+            [sys.executable, "-c", code, str(mnt / "data.bin")], stdout=subprocess.PIPE
+        )
+        assert reader.stdout is not None and reader.stdout.readline() == b"ready\n"
+        deadline = time.monotonic() + 10
+        while reader.pid not in [pid for pid, _ in d_state_processes()]:
+            assert time.monotonic() < deadline, "the reader never reached D state"
+            reader.send_signal(signal.SIGUSR1)
+            time.sleep(0.2)
+        events = []
+        saver = ImageSaver(settings(tiny_base), lambda *e: events.append(e))
+        with pytest.raises(SaveError) as e:
+            saver.run(SaveRequest(target=f"{registry.addr}/org/never:1"))
+        assert e.value.reason == "d_state"
+        assert f"{reader.pid} (python" in e.value.message
+        assert events == [
+            ("SavedImageFailed", "Critical", "Saving the image failed: " + e.value.message)
+        ]
+        assert not (registry.storage / "docker/registry/v2/repositories/org/never").exists()
+    finally:
+        if reader is not None:
+            reader.kill()
+        rclone.send_signal(signal.SIGCONT)
+        subprocess.run(["fusermount", "-uz", str(mnt)], check=False, capture_output=True)
+        rclone.terminate()
+        try:
+            rclone.wait(10)
+        except subprocess.TimeoutExpired:
+            rclone.kill()
+        if reader is not None:
+            reader.wait(10)
