@@ -47,7 +47,7 @@ def _events(data_dir: Path) -> Any:
 @click.option("--squash", is_flag=True, help="Save as one full layer (images near 125 layers).")
 @click.option(
     "--baseline",
-    default="/etc/ma-notebook/baseline.jsonl.gz",
+    default="/opt/ma-notebook/baseline.jsonl.gz",
     show_default=True,
     help="The image's baseline index.",
 )

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-INDEX_VERSION = 1
+#: The on-disk format (shared with ``ma_notebook.images.baseline``, which the image build runs).
+FORMAT = "ma-notebook-baseline/1"
 _ESCAPE = re.compile(r"\\([0-7]{3})")
 
 #: Entry types as one letter: file, dir, symlink, fifo, char device, block device, socket.
@@ -47,8 +48,7 @@ class Entry:
     def same_as(self, other: Entry) -> bool:
         """Whether ``other`` describes the same content and metadata (a directory's mtime and
         size change whenever an entry below it does, so for directories only metadata counts)."""
-        if (self.type, self.mode, self.uid, self.gid, self.link) != (
-            other.type,
+        if _kind(self.type) != _kind(other.type) or (self.mode, self.uid, self.gid, self.link) != (
             other.mode,
             other.uid,
             other.gid,
@@ -60,10 +60,10 @@ class Entry:
         return self.size == other.size and self.mtime == other.mtime
 
     def to_json(self) -> list[Any]:
-        """The compact form stored in the index file."""
+        """The compact form stored in the index file (paths '/'-rooted, types f d l o)."""
         return [
-            self.path,
-            self.type,
+            "/" + self.path,
+            _kind(self.type),
             self.mode,
             self.uid,
             self.gid,
@@ -75,7 +75,13 @@ class Entry:
     @classmethod
     def from_json(cls, row: list[Any]) -> Entry:
         """The entry from its stored form."""
-        return cls(*row)
+        path, *rest = row
+        return cls(str(path).lstrip("/"), *rest)
+
+
+def _kind(kind: str) -> str:
+    """Files, folders and symlinks by their letter; everything else as 'o' (other)."""
+    return kind if kind in ("f", "d", "l") else "o"
 
 
 def decode_mountinfo_path(raw: str) -> str:
@@ -162,7 +168,7 @@ def write_index(
     tmp = target.with_name(target.name + ".tmp")
     count = 0
     with gzip.open(tmp, "wt", encoding="utf-8", compresslevel=1) as f:
-        f.write(json.dumps({"version": INDEX_VERSION, **header}) + "\n")
+        f.write(json.dumps({"format": FORMAT, **header}) + "\n")
         for entry in entries:
             f.write(json.dumps(entry.to_json(), ensure_ascii=False) + "\n")
             count += 1
@@ -175,8 +181,8 @@ def read_index(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, 
     entries: dict[str, Entry] = {}
     with gzip.open(path, "rt", encoding="utf-8") as f:
         header = json.loads(f.readline())
-        if header.get("version") != INDEX_VERSION:
-            raise ValueError(f"unsupported baseline index version {header.get('version')!r}")
+        if header.get("format") != FORMAT:
+            raise ValueError(f"{path} is not a baseline index ({FORMAT})")
         for line in f:
             entry = Entry.from_json(json.loads(line))
             entries[entry.path] = entry

@@ -61,7 +61,7 @@ class SaveSettings:
     """How to save: the root standing for '/', limits, registries and credentials."""
 
     root: str = "/"
-    baseline_path: str = "/etc/ma-notebook/baseline.jsonl.gz"
+    baseline_path: str = "/opt/ma-notebook/baseline.jsonl.gz"
     exclude: list[str] = field(default_factory=list)
     work_dir: str = ""
     max_size_bytes: int = 35 * GB

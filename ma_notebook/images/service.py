@@ -86,10 +86,10 @@ class ImageService(Capability):
         "/", config=True, help="The folder that stands for the container's '/'. Default: '/'."
     )
     baseline_path = Unicode(
-        "/etc/ma-notebook/baseline.jsonl.gz",
+        "/opt/ma-notebook/baseline.jsonl.gz",
         config=True,
         help="Where the image's baseline index lives (written when the image is built). Default: "
-        "/etc/ma-notebook/baseline.jsonl.gz; when missing and not writable, <data_dir>/baseline.",
+        "/opt/ma-notebook/baseline.jsonl.gz; when missing and not writable, <data_dir>/baseline.",
     )
     record_baseline_at_start = Bool(
         True,
