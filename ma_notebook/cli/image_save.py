@@ -44,6 +44,13 @@ def _events(data_dir: Path) -> Any:
     show_default="$MA_NOTEBOOK_REGISTRY",
     help="Registry host[:port] for ORG/NAME:TAG paths.",
 )
+@click.option(
+    "--image",
+    "running_image",
+    default=lambda: os.environ.get("MA_NOTEBOOK_IMAGE", ""),
+    show_default="$MA_NOTEBOOK_IMAGE, else the baseline's",
+    help="The image this notebook runs, as pushed to its registry (its layers are reused).",
+)
 @click.option("--squash", is_flag=True, help="Save as one full layer (images near 125 layers).")
 @click.option(
     "--baseline",
@@ -59,6 +66,7 @@ def save_cmd(
     image_path: str,
     description: str,
     registry: str,
+    running_image: str,
     squash: bool,
     baseline: str,
     root: str,
@@ -92,6 +100,7 @@ def save_cmd(
         max_size_bytes=int(max_size_gb * GB),
         max_layers=max_layers,
         credentials=credentials,
+        image=running_image,
     )
     bars: dict[str, tqdm] = {}
 

@@ -69,6 +69,7 @@ class SaveSettings:
     squash_warning_layers: int = 5
     insecure_registries: list[str] = field(default_factory=list)
     credentials: dict[str, tuple[str, str]] = field(default_factory=dict)
+    image: str = ""  # the image this container runs, in its registry (else the baseline's)
     mountinfo: str = "/proc/self/mountinfo"
     proc: str = "/proc"
 
@@ -265,8 +266,8 @@ class ImageSaver:
             shutil.rmtree(work, ignore_errors=True)
 
     def _base(self, header: dict[str, Any]) -> dict[str, Any] | None:
-        """The base image's manifest and config, from the registry the baseline names."""
-        ref_text = header.get("base_image") or ""
+        """The running image's manifest and config, from the registry it was pushed to."""
+        ref_text = self.s.image or header.get("image") or ""
         if not ref_text:
             return None
         try:
@@ -275,14 +276,18 @@ class ImageSaver:
             raise SaveError(
                 f"The baseline names an invalid base image {ref_text[:80]!r}.", "baseline"
             ) from None
-        digest = header.get("base_digest") or ""
+        digest = "" if self.s.image else header.get("base_digest") or ""
         client = self.client(ref.registry)
         try:
             media, raw, digest = client.get_manifest(ref.repo, digest or ref.reference)
             manifest = json.loads(raw)
             config = json.loads(client.get_blob(ref.repo, manifest["config"]["digest"]))
         except RegistryError as e:
-            raise SaveError(f"The base image {ref} cannot be read: {e.message}", "push") from None
+            raise SaveError(
+                f"The image this notebook runs ({ref}) cannot be read from its registry: "
+                f"{e.message} Set ImageService.image (or MA_NOTEBOOK_IMAGE) to where it is pushed.",
+                "push",
+            ) from None
         return {
             "ref": ref,
             "media": media,

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from jupyter_core.paths import jupyter_runtime_dir
 from traitlets import Bool, Float, Integer, List, Type, Unicode, default
 
 from ..api import ApiError
@@ -96,10 +97,10 @@ class ImageService(Capability):
         config=True,
         help="Record a baseline index at first start when the image has none. Default: True.",
     )
-    base_image = Unicode(
+    image = Unicode(
         config=True,
-        help="The image this container runs, recorded in a baseline made at first start. "
-        "Default: $MA_NOTEBOOK_BASE_IMAGE.",
+        help="The image this container runs, as pushed to its registry (registry/org/name:tag): "
+        "Save Image reuses its layers. Default: $MA_NOTEBOOK_IMAGE, else the baseline's 'image'.",
     )
     exclude = List(
         Unicode(),
@@ -138,9 +139,9 @@ class ImageService(Capability):
         "ma_notebook.images.docker_backend.DockerBackend (docker commit + push through a socket).",
     )
 
-    @default("base_image")
-    def _default_base_image(self) -> str:
-        return os.environ.get("MA_NOTEBOOK_BASE_IMAGE", "")
+    @default("image")
+    def _default_image(self) -> str:
+        return os.environ.get("MA_NOTEBOOK_IMAGE", "")
 
     @default("registry")
     def _default_registry(self) -> str:
@@ -175,7 +176,8 @@ class ImageService(Capability):
             found = docker_config_auth(self.registry, self.docker_config or None)
             if found:
                 credentials[self.registry] = found
-        exclude = [*self.exclude, self.app.workspace_dir, self.app.data_dir]
+        # The runtime dir holds the server's token and cookie secret: never in an image.
+        exclude = [*self.exclude, self.app.workspace_dir, self.app.data_dir, jupyter_runtime_dir()]
         return SaveSettings(
             root=self.root,
             baseline_path=str(self.baseline_file()),
@@ -185,6 +187,7 @@ class ImageService(Capability):
             max_layers=self.max_layers,
             insecure_registries=list(self.insecure_registries),
             credentials=credentials,
+            image=self.image,
         )
 
     def info(self) -> dict[str, Any]:
@@ -214,7 +217,7 @@ class ImageService(Capability):
         count = record_index(
             settings.root,
             path,
-            {"base_image": self.base_image, "recorded": "first start"},
+            {"image": self.image, "recorded": "first start"},
             saver.skip_paths(),
         )
         self.log.info("ma-notebook: recorded a baseline index of %d entries at %s", count, path)

@@ -54,6 +54,7 @@ class Changes:
     bytes: int = 0
     walked: int = 0
     unreadable: list[str] = field(default_factory=list)
+    unlisted: list[str] = field(default_factory=list)  # folders this user cannot list
 
     @property
     def empty(self) -> bool:
@@ -85,7 +86,11 @@ def find_changes(
     """Compare ``root`` with ``baseline`` (``full``: everything counts as added, for a squash)."""
     changes = Changes()
     seen: set[str] = set()
-    for rel, st, link in walk(root, skip):
+
+    def unlistable(path: str, error: OSError) -> None:
+        changes.unlisted.append(os.path.relpath(path, root))
+
+    for rel, st, link in walk(root, skip, on_error=unlistable):
         changes.walked += 1
         if changes.walked % 2000 == 0:
             if cancelled and cancelled():
@@ -116,6 +121,8 @@ def _deletions(
     baseline: dict[str, Entry], seen: set[str], skip: set[str], root: str, changes: Changes
 ) -> None:
     skipped_rel = {os.path.relpath(p, root) for p in skip if p.startswith(root.rstrip("/") + "/")}
+    # What is below a folder this user cannot list is unknown, not deleted.
+    skipped_rel |= {p for p in changes.unlisted if p != "."}
     gone = [
         p
         for p in baseline
