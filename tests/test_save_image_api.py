@@ -101,3 +101,23 @@ async def test_cancelling_a_save_leaves_no_tag(api, tiny_base, registry):
     assert task["state"] == "cancelled"
     tags = registry.storage / "docker/registry/v2/repositories/team/cancelled/_manifests/tags"
     assert not tags.exists()
+
+
+async def test_a_container_without_baseline_records_one_at_first_start(
+    jp_serverapp, tmp_path, monkeypatch
+):
+    from ma_notebook.images.fsindex import read_index
+    from ma_notebook.images.service import ImageService
+
+    root = tmp_path / "fresh-root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/hostname").write_text("x")
+    monkeypatch.setenv("MA_NOTEBOOK_IMAGE", "127.0.0.1:1/team/img:1")
+    app = jp_serverapp.extension_manager.extension_apps["ma_notebook"].copy().pop()
+    service = ImageService(app, root=str(root), baseline_path="/opt/ma-notebook/baseline.jsonl.gz")
+    assert service.record_baseline_at_start is True
+    await service.start()
+    await service._baseline_task
+    header, entries = read_index(root / "opt/ma-notebook/baseline.jsonl.gz")
+    assert header["image"] == "127.0.0.1:1/team/img:1"
+    assert "etc/hostname" in entries

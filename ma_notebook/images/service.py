@@ -93,9 +93,9 @@ class ImageService(Capability):
         "/opt/ma-notebook/baseline.jsonl.gz; when missing and not writable, <data_dir>/baseline.",
     )
     record_baseline_at_start = Bool(
-        True,
         config=True,
-        help="Record a baseline index at first start when the image has none. Default: True.",
+        help="Record a baseline index at first start when the image has none (a walk of the "
+        "whole root). Default: True inside a notebook container (MA_NOTEBOOK_IMAGE is set).",
     )
     image = Unicode(
         config=True,
@@ -138,6 +138,10 @@ class ImageService(Capability):
         help="How images are made: SnapshotBackend (from inside the container, default) or "
         "ma_notebook.images.docker_backend.DockerBackend (docker commit + push through a socket).",
     )
+
+    @default("record_baseline_at_start")
+    def _default_record(self) -> bool:
+        return bool(os.environ.get("MA_NOTEBOOK_IMAGE"))
 
     @default("image")
     def _default_image(self) -> str:
