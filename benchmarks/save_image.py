@@ -119,7 +119,7 @@ def main() -> None:
         info = json.loads(docker("inspect", name))[0]
         merged = Path(info["GraphDriver"]["Data"]["MergedDir"])
         baseline = tmp / "baseline.jsonl.gz"
-        record_index(str(merged), baseline, {"image": base_ref})
+        record_index(str(merged), baseline, {"base_image": base_ref})
         files, size = write_changes(merged, args.mib)
         subprocess.run(["sync"], check=True)
         print(f"changes: {files} files, {size / 1e6:.0f} MB; image {image}; gzip via {COMPRESSOR}")

@@ -135,7 +135,7 @@ def push_base_image(registry: Registry, root: Path, repo: str, tag: str, work: P
 def record_baseline(root: Path, path: Path, base_image: str, base_digest: str, skip=()) -> None:
     """Write the baseline index of ``root`` as the image build would."""
     entries = (entry_from_stat(rel, st, link) for rel, st, link in walk(root, skip))
-    write_index(path, {"image": base_image, "base_digest": base_digest}, entries)
+    write_index(path, {"base_image": base_image, "base_digest": base_digest}, entries)
 
 
 @pytest.fixture

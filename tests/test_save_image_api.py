@@ -43,7 +43,7 @@ async def test_save_image_task_pushes_and_records_events(api, tiny_base, registr
     assert status == 202, task
     assert task["kind"] == "images.save"
     task = await finish(api, task["id"])
-    assert task["state"] == "succeeded", task
+    assert task["state"] == "succeeded", (task["error"], task["error_reason"])
     assert task["result"]["image"] == f"{registry.addr}/team/my-env:v2"
     assert task["meta"]["files_walked"] > 5
     manifest = json.loads(registry.client().get_manifest("team/my-env", "v2")[1])
@@ -98,7 +98,7 @@ async def test_cancelling_a_save_leaves_no_tag(api, tiny_base, registry):
     status, _ = await api(f"tasks/{task['id']}", method="DELETE")
     assert status == 202
     task = await finish(api, task["id"])
-    assert task["state"] == "cancelled"
+    assert task["state"] == "cancelled", (task["error"], task["error_reason"])
     tags = registry.storage / "docker/registry/v2/repositories/team/cancelled/_manifests/tags"
     assert not tags.exists()
 
@@ -119,5 +119,5 @@ async def test_a_container_without_baseline_records_one_at_first_start(
     await service.start()
     await service._baseline_task
     header, entries = read_index(root / "opt/ma-notebook/baseline.jsonl.gz")
-    assert header["image"] == "127.0.0.1:1/team/img:1"
+    assert header["base_image"] == "127.0.0.1:1/team/img:1"
     assert "etc/hostname" in entries

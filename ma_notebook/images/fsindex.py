@@ -60,10 +60,10 @@ class Entry:
         return self.size == other.size and self.mtime == other.mtime
 
     def to_json(self) -> list[Any]:
-        """The compact form stored in the index file (paths '/'-rooted, types f d l o)."""
+        """The compact form stored in the index file (paths relative to the root)."""
         return [
-            "/" + self.path,
-            _kind(self.type),
+            self.path,
+            self.type,
             self.mode,
             self.uid,
             self.gid,

@@ -267,7 +267,7 @@ class ImageSaver:
 
     def _base(self, header: dict[str, Any]) -> dict[str, Any] | None:
         """The running image's manifest and config, from the registry it was pushed to."""
-        ref_text = self.s.image or header.get("image") or ""
+        ref_text = self.s.image or header.get("base_image") or ""
         if not ref_text:
             return None
         try:

@@ -100,7 +100,7 @@ class ImageService(Capability):
     image = Unicode(
         config=True,
         help="The image this container runs, as pushed to its registry (registry/org/name:tag): "
-        "Save Image reuses its layers. Default: $MA_NOTEBOOK_IMAGE, else the baseline's 'image'.",
+        "Save Image reuses its layers. Default: $MA_NOTEBOOK_IMAGE, else the baseline's 'base_image'.",
     )
     exclude = List(
         Unicode(),
@@ -221,7 +221,7 @@ class ImageService(Capability):
         count = record_index(
             settings.root,
             path,
-            {"image": self.image, "recorded": "first start"},
+            {"base_image": self.image, "recorded": "first start"},
             saver.skip_paths(),
         )
         self.log.info("ma-notebook: recorded a baseline index of %d entries at %s", count, path)
