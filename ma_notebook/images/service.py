@@ -100,7 +100,8 @@ class ImageService(Capability):
     image = Unicode(
         config=True,
         help="The image this container runs, as pushed to its registry (registry/org/name:tag): "
-        "Save Image reuses its layers. Default: $MA_NOTEBOOK_IMAGE, else the baseline's 'base_image'.",
+        "Save Image reuses its layers. Default: $MA_NOTEBOOK_IMAGE, else the baseline's "
+        "'base_image'.",
     )
     exclude = List(
         Unicode(),
