@@ -27,6 +27,7 @@ CAPABILITY_PACKAGES: list[str] = [
     "ma_notebook.scheduler",
     "ma_notebook.upload",
     "ma_notebook.ssh",
+    "ma_notebook.images",
 ]
 
 DEFAULT_WORKSPACE = "/home/ma-user/work"

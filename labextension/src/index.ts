@@ -9,6 +9,7 @@ import { uploadPlugin } from './upload/plugin';
 import { obsPlugin } from './obs';
 import { schedulerPlugin } from './scheduler';
 import { sshPlugin } from './ssh/plugin';
+import { saveImagePlugin } from './images/plugin';
 
 export * from './tokens';
 export { requestAPI, MaRequestError, watchTask, cancelTask } from './request';
@@ -25,7 +26,8 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
   schedulerPlugin,
   uploadPlugin,
   sshPlugin,
-  codeFormsPlugin
+  codeFormsPlugin,
+  saveImagePlugin
 ];
 
 export default plugins;

@@ -22,6 +22,7 @@ export namespace CommandIDs {
   export const hideForm = 'ma-notebook:form-hide-form';
   export const showFormAll = 'ma-notebook:form-show-all';
   export const openRemoteSsh = 'ma-notebook:open-remote-ssh';
+  export const saveImage = 'ma-notebook:save-image';
 }
 
 /** What GET /ma-notebook/api/info returns. */

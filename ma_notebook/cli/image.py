@@ -35,6 +35,7 @@ from ..images.catalog import (
     parse_swr_path,
 )
 from .common import CONTEXT_SETTINGS, CliError, common_options, options
+from .image_save import save_cmd
 
 
 def _registry() -> str:
@@ -706,5 +707,7 @@ def debug(
         raise CliError(f"{ref} does not meet the notebook image spec: {', '.join(failed)}")
     click.echo(f"[OK] {ref} meets the notebook image spec")
 
+
+image.add_command(save_cmd)
 
 commands = [image]

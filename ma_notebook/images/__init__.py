@@ -1,1 +1,8 @@
-"""Notebook images: templates, builds, the image catalogue, debugging and the baseline index."""
+"""Notebook images: templates, builds, the image catalogue, debugging, the baseline index and
+Save Image (snapshot + push)."""
+
+from .service import ImageService
+
+CAPABILITY = ImageService
+
+__all__ = ["CAPABILITY", "ImageService"]
