@@ -26,6 +26,7 @@ CAPABILITY_PACKAGES: list[str] = [
     "ma_notebook.visualization",
     "ma_notebook.scheduler",
     "ma_notebook.upload",
+    "ma_notebook.storage",
 ]
 
 DEFAULT_WORKSPACE = "/home/ma-user/work"
