@@ -85,8 +85,7 @@ class KubernetesVolumeProvider(VolumeProvider):
             conf.host = self.api_url.rstrip("/")
             token_path = Path(self.token_file) if self.token_file else SA_DIR / "token"
             if token_path.exists():
-                conf.api_key = {"authorization": token_path.read_text().strip()}
-                conf.api_key_prefix = {"authorization": "Bearer"}
+                conf.api_key = {"authorization": "Bearer " + token_path.read_text().strip()}
             if (SA_DIR / "ca.crt").exists() and not self.token_file:
                 conf.ssl_ca_cert = str(SA_DIR / "ca.crt")
             api_client = client.ApiClient(conf)
