@@ -16,6 +16,8 @@ export namespace CommandIDs {
   export const openVisualization = 'ma-notebook:open-visualization';
   export const openObs = 'ma-notebook:open-obs';
   export const checkCron = 'ma-notebook:check-cron';
+  export const openStorage = 'ma-notebook:open-storage';
+  export const mountStorage = 'ma-notebook:mount-storage';
 }
 
 /** What GET /ma-notebook/api/info returns. */

@@ -4,3 +4,4 @@ import './git.css';
 import './visualization.css';
 import './upload.css';
 import './obs.css';
+import './storage.css';
