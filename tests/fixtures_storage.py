@@ -27,9 +27,9 @@ def _helpers_under(base: Path) -> list[int]:
             cmdline = Path(entry.path, "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if cmdline and any(str(base).encode() in arg for arg in cmdline):
-            if any(name in cmdline[0] for name in (b"rclone", b"s3fs", b"setpriv")):
-                pids.append(int(entry.name))
+        ours = cmdline and any(str(base).encode() in arg for arg in cmdline)
+        if ours and any(name in cmdline[0] for name in (b"rclone", b"s3fs", b"setpriv")):
+            pids.append(int(entry.name))
     return pids
 
 

@@ -51,6 +51,7 @@ async def wait_status(api: Any, mount_id: str, wanted: str, timeout: float = 30)
 
 
 PATH_RULES = [
+    ("/data/a\tb/", "bad_path", "control characters"),
     ("data/x/", "not_absolute", "must be absolute"),
     ("/data/../etc/x/", "dotdot", "'..'"),
     ("/data/a/../../x", "dotdot", "'..'"),
@@ -73,12 +74,20 @@ async def test_each_path_rule_is_refused_with_its_message(api, path, reason, wor
     assert words in err["message"]
 
 
+async def test_a_mount_path_that_is_not_utf8_is_a_400(api):
+    body = '{"uri": "obs://test-bucket/d/", "mount_path": "/data/\\ud800x/"}'
+    status, err = await api("storage/mounts", method="POST", body=body)
+    assert status == 400, err
+
+
 async def test_symlinks_out_of_data_are_refused(api, data_root, tmp_path):
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     (data_root / "link").symlink_to(outside)
     status, err = await api(
-        "storage/mounts", method="POST", body={"uri": f"obs://{BUCKET}/", "mount_path": "/data/link/"}
+        "storage/mounts",
+        method="POST",
+        body={"uri": f"obs://{BUCKET}/", "mount_path": "/data/link/"},
     )
     assert status == 400 and err["reason"] == "symlink_escape", err
     status, err = await api(
@@ -95,13 +104,17 @@ async def test_bad_uri_missing_bucket_and_busy_folder_are_refused(api, data_root
     )
     assert status == 400 and "obs://" in err["message"], err
     status, err = await api(
-        "storage/mounts", method="POST", body={"uri": "obs://no-such-bucket/", "mount_path": "/data/a/"}
+        "storage/mounts",
+        method="POST",
+        body={"uri": "obs://no-such-bucket/", "mount_path": "/data/a/"},
     )
     assert status == 404, err
     (data_root / "full").mkdir()
     (data_root / "full" / "f.txt").write_text("x")
     status, err = await api(
-        "storage/mounts", method="POST", body={"uri": f"obs://{BUCKET}/", "mount_path": "/data/full/"}
+        "storage/mounts",
+        method="POST",
+        body={"uri": f"obs://{BUCKET}/", "mount_path": "/data/full/"},
     )
     assert status == 409 and err["reason"] == "not_empty", err
     status, err = await api(
@@ -116,19 +129,27 @@ async def test_a_sixth_mount_of_a_type_is_refused(api, data_root):
         status, m = await api(
             "storage/mounts",
             method="POST",
-            body={"uri": f"obs://{BUCKET}/d{i}/", "mount_path": f"/data/m{i}/", "read_only": i == 0},
+            body={
+                "uri": f"obs://{BUCKET}/d{i}/",
+                "mount_path": f"/data/m{i}/",
+                "read_only": i == 0,
+            },
         )
         assert status == 202, m
         ids.append(m["id"])
     for mount_id in ids:
         await wait_status(api, mount_id, "MOUNTED")
     status, err = await api(
-        "storage/mounts", method="POST", body={"uri": f"obs://{BUCKET}/d5/", "mount_path": "/data/m5/"}
+        "storage/mounts",
+        method="POST",
+        body={"uri": f"obs://{BUCKET}/d5/", "mount_path": "/data/m5/"},
     )
     assert status == 409 and err["reason"] == "limit", err
     assert "At most 5 OBS mounts" in err["message"]
     status, err = await api(
-        "storage/mounts", method="POST", body={"uri": f"obs://{BUCKET}/", "mount_path": "/data/m1/sub/"}
+        "storage/mounts",
+        method="POST",
+        body={"uri": f"obs://{BUCKET}/", "mount_path": "/data/m1/sub/"},
     )
     assert status == 409, err
     # the read-only mount refuses writes
@@ -137,7 +158,9 @@ async def test_a_sixth_mount_of_a_type_is_refused(api, data_root):
     status, _ = await api(f"storage/mounts/{ids[0]}", method="DELETE")
     await wait_status(api, ids[0], "UNMOUNTED")
     status, m = await api(
-        "storage/mounts", method="POST", body={"uri": f"obs://{BUCKET}/d5/", "mount_path": "/data/m5/"}
+        "storage/mounts",
+        method="POST",
+        body={"uri": f"obs://{BUCKET}/d5/", "mount_path": "/data/m5/"},
     )
     assert status == 202, m
 
@@ -145,7 +168,9 @@ async def test_a_sixth_mount_of_a_type_is_refused(api, data_root):
 @pytest.mark.parametrize("ma_config", ["ma_notebook.storage.backends.RcloneBackend"], indirect=True)
 async def test_busy_unmount_names_the_processes_and_force_unmounts_lazily(api, data_root):
     status, m = await api(
-        "storage/mounts", method="POST", body={"uri": f"obs://{BUCKET}/w/", "mount_path": "/data/busy/"}
+        "storage/mounts",
+        method="POST",
+        body={"uri": f"obs://{BUCKET}/w/", "mount_path": "/data/busy/"},
     )
     assert status == 202, m
     await wait_status(api, m["id"], "MOUNTED")
@@ -156,7 +181,9 @@ async def test_busy_unmount_names_the_processes_and_force_unmounts_lazily(api, d
         assert status == 409 and err["reason"] == "busy", err
         assert f"sleep (pid {holder.pid})" in err["message"]
         assert system.mount_at(folder) is not None
-        status, _ = await api(f"storage/mounts/{m['id']}", method="DELETE", params={"force": "true"})
+        status, _ = await api(
+            f"storage/mounts/{m['id']}", method="DELETE", params={"force": "true"}
+        )
         assert status == 202
         await wait_status(api, m["id"], "UNMOUNTED")
         assert system.mount_at(folder) is None

@@ -1,4 +1,4 @@
-"""Storage in a real server process, driven by ma-cli: restore after restart, clean stop, secrets."""
+"""Storage in a real server driven by ma-cli: restore after restart, clean stop, no secrets."""
 
 from __future__ import annotations
 

@@ -70,9 +70,7 @@ class TestLocalVolume:
             "storage/volume/expand", method="POST", body={"increase_gb": increase}
         )
         assert status == 400 and err["reason"] == reason, err
-        status, err = await api(
-            "storage/volume/expand", method="POST", body={"increase_gb": "5"}
-        )
+        status, err = await api("storage/volume/expand", method="POST", body={"increase_gb": "5"})
         assert status == 400, err
 
 

@@ -40,9 +40,8 @@ class Server:
     def call(self, path: str, method: str = "GET", body: Any = None) -> Any:
         """One API call; CliError carrying the server's message on 4xx/5xx."""
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(
-            f"{self.url}ma-notebook/api/{path}", data=data, method=method
-        )
+        url = f"{self.url}ma-notebook/api/{path}"
+        req = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - the user's server
         req.add_header("Content-Type", "application/json")
         if self.token:
             req.add_header("Authorization", f"token {self.token}")
@@ -93,7 +92,7 @@ def _print_mounts(mounts: list[dict[str, Any]]) -> None:
     rows += [(m["id"], m["type"], m["status"], m["uri"], m["mount_path"]) for m in mounts]
     widths = [max(len(str(r[i])) for r in rows) for i in range(5)]
     for r in rows:
-        click.echo("  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip())
+        click.echo("  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
     for m in mounts:
         if m.get("message"):
             click.echo(f"{m['mount_path']}: {m['message']}")
@@ -339,7 +338,9 @@ def volume_cmd(url: str | None, token: str | None) -> None:
 
 @storage.command("init-local-volume", context_settings=CONTEXT_SETTINGS)
 @click.option("--size", "size_gb", type=float, required=True, help="Initial size in GB.")
-@click.option("--image", default=None, help="Image file (default <data-dir>/storage/workspace.img).")
+@click.option(
+    "--image", default=None, help="Image file (default <data-dir>/storage/workspace.img)."
+)
 @direct_options
 @common_options
 def init_local_volume_cmd(

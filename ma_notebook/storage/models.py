@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from ..api import QueryModel, RequestModel, ResponseModel, Url, no_control
+from ..api import QueryModel, RequestModel, ResponseModel, Url
 
 MountPath = Annotated[str, Field(min_length=1, max_length=1024)]
 
@@ -68,5 +68,3 @@ class ExpandRequest(RequestModel):
     """Grow the workspace disk by ``increase_gb`` GB."""
 
     increase_gb: int = Field(description="How many GB to add (1-100; total at most 4,096).")
-
-

@@ -24,7 +24,7 @@ FORBIDDEN = (
     "/usr/",
     "/sys/",
     "/run/",
-    "/tmp/",
+    "/tmp/",  # noqa: S108 - a rule about /tmp, not a use of it
     "/infer/",
     "/opt/",
 )
@@ -43,6 +43,10 @@ def check_mount_path(mount_path: str, data_root: Path) -> tuple[str, Path]:
         raise ApiError(
             400, f"Mount path {shown} must not contain control characters.", reason="bad_path"
         )
+    try:
+        mount_path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(400, "Mount path is not valid UTF-8.", reason="bad_path") from None
     if not mount_path.startswith("/"):
         raise ApiError(
             400,

@@ -182,7 +182,7 @@ class StorageService(Capability):
         )
 
     def _source(self, m: Mount) -> MountSource:
-        obs = self.app.services.get("obs")
+        obs: Any = self.app.services.get("obs")
         if obs is None:
             raise MountError("The obs capability is disabled, so OBS folders cannot be mounted.")
         try:
@@ -313,14 +313,19 @@ class StorageService(Capability):
         """One mount, or 404."""
         m = self._mounts.get(mount_id)
         if m is None:
-            raise ApiError(404, f"No mount {quote(mount_id)}: it was unmounted.", reason="not_found")
+            raise ApiError(
+                404, f"No mount {quote(mount_id)}: it was unmounted.", reason="not_found"
+            )
         return m
 
     async def submit_mount(self, uri: str, mount_path: str, read_only: bool = False) -> Mount:
         """Check the request against the rules, create the folder and start mounting."""
         shown, real = rules.check_mount_path(mount_path, Path(self.data_root))
         try:
+            uri.encode("utf-8")
             path = ObsPath.parse(uri.strip())
+        except UnicodeEncodeError:
+            raise ApiError(400, "The OBS path is not valid UTF-8.", reason="bad_path") from None
         except ObsError as e:
             raise ApiError(400, e.message, reason=e.reason) from None
         if path.is_root:
@@ -354,7 +359,7 @@ class StorageService(Capability):
             )
         if system.mount_at(real) is not None:
             raise ApiError(409, f"{shown} is already a mount point.", reason="in_use")
-        obs = self.app.services.get("obs")
+        obs: Any = self.app.services.get("obs")
         if obs is not None:
             try:
                 await obs.stat(ObsPath(path.bucket, ""))
@@ -406,16 +411,15 @@ class StorageService(Capability):
             return
         m.set(MOUNTED, "")
         self._save()
-        self._event(
-            "DynamicMountStorage", "Major", f"Mounted {m.uri} at {m.mount_path}.", m
-        )
+        self._event("DynamicMountStorage", "Major", f"Mounted {m.uri} at {m.mount_path}.", m)
 
     async def remount(self, mount_id: str) -> Mount:
         """Mount a failed mount again."""
         m = self.get(mount_id)
         if m.status not in (MOUNT_FAILED,):
             raise ApiError(
-                409, f"The mount is {m.status}; only failed mounts can be remounted.",
+                409,
+                f"The mount is {m.status}; only failed mounts can be remounted.",
                 reason="state",
             )
         real = Path(m.real_path)

@@ -1,4 +1,4 @@
-"""What the kernel says about mounts: mountinfo, health of a mount point, who holds it, unmounting."""
+"""What the kernel says about mounts: mountinfo, mount health, who holds a folder, unmounting."""
 
 from __future__ import annotations
 
@@ -126,7 +126,7 @@ def holders(path: str | Path, exclude: set[int] | None = None) -> list[Holder]:
 
 def run(cmd: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """Run a system tool with an allow-listed environment; output captured."""
-    return subprocess.run(  # noqa: S603 - fixed tools, no shell
+    return subprocess.run(
         cmd, capture_output=True, text=True, timeout=timeout, env=tool_env(), check=False
     )
 

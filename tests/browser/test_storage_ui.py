@@ -69,7 +69,9 @@ def test_storage_panel_mounts_an_obs_folder_and_grows_the_workspace_disk(
         before = os.statvfs(volume).f_blocks * os.statvfs(volume).f_frsize
         panel.locator("button.ma-Storage-expand").click()
         dialog.locator(".ma-StorageExpand-increase").fill("1")
-        assert "Size after expansion: 2 GB" in dialog.locator(".ma-StorageExpand-after").inner_text()
+        assert (
+            "Size after expansion: 2 GB" in dialog.locator(".ma-StorageExpand-after").inner_text()
+        )
         assert "100 GB" in dialog.inner_text() and "4096 GB" in dialog.inner_text()
         dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
         page.wait_for_function(

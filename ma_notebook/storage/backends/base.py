@@ -32,9 +32,11 @@ class MountSource:
     @property
     def local_path(self) -> Path:
         """The folder on disk, for the embedded store."""
-        return Path(self.settings.local_root, self.bucket, *self.prefix.split("/")) if (
-            self.prefix
-        ) else Path(self.settings.local_root, self.bucket)
+        return (
+            Path(self.settings.local_root, self.bucket, *self.prefix.split("/"))
+            if (self.prefix)
+            else Path(self.settings.local_root, self.bucket)
+        )
 
 
 class MountBackend(LoggingConfigurable):
@@ -51,7 +53,9 @@ class MountBackend(LoggingConfigurable):
         """Why this backend cannot mount here (missing FUSE or helper), or None."""
         return None
 
-    async def mount(self, mount_id: str, source: MountSource, target: Path, read_only: bool) -> None:
+    async def mount(
+        self, mount_id: str, source: MountSource, target: Path, read_only: bool
+    ) -> None:
         """Mount ``source`` on ``target`` (an existing empty folder); raise MountError."""
         raise NotImplementedError
 

@@ -20,7 +20,9 @@ class BindBackend(MountBackend):
 
         return None if os.geteuid() == 0 else "Bind mounts need root."
 
-    async def mount(self, mount_id: str, source: MountSource, target: Path, read_only: bool) -> None:
+    async def mount(
+        self, mount_id: str, source: MountSource, target: Path, read_only: bool
+    ) -> None:
         """``mount --bind`` the embedded folder (read-only when asked)."""
         if not source.embedded:
             raise MountError("Bind mounts serve the embedded store only; use rclone or s3fs.")

@@ -153,7 +153,7 @@ class RcloneBackend(MountBackend):
         setpriv = shutil.which("setpriv")
         if setpriv:
             cmd = [setpriv, "--pdeathsig", "TERM", "--", *cmd]
-        self._proc = subprocess.Popen(  # noqa: S603 - fixed command, no shell
+        self._proc = subprocess.Popen(
             cmd,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -176,7 +176,9 @@ class RcloneBackend(MountBackend):
                     self._kill()
                     raise MountError("rclone rcd did not start in time.") from None
                 time.sleep(0.1)
-        self.log.info("ma-notebook storage: rclone rcd pid %s on port %s", self._proc.pid, self._port)
+        self.log.info(
+            "ma-notebook storage: rclone rcd pid %s on port %s", self._proc.pid, self._port
+        )
 
     def _ensure_daemon(self) -> None:
         if self._proc is None or self._proc.poll() is not None:
@@ -239,7 +241,9 @@ class RcloneBackend(MountBackend):
         }
         self._call("mount/mount", {"fs": fs, "mountPoint": str(target), "vfsOpt": vfs})
 
-    async def mount(self, mount_id: str, source: MountSource, target: Path, read_only: bool) -> None:
+    async def mount(
+        self, mount_id: str, source: MountSource, target: Path, read_only: bool
+    ) -> None:
         """Start the daemon if needed, then ``mount/mount`` through it."""
         async with self._lock:
             await asyncio.to_thread(self._mount, source, target, read_only)

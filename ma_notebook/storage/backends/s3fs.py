@@ -25,9 +25,7 @@ class S3fsBackend(MountBackend):
 
     name = "s3fs"
 
-    executable = Unicode(
-        "s3fs", config=True, help="The s3fs (or obsfs) executable. Default: s3fs."
-    )
+    executable = Unicode("s3fs", config=True, help="The s3fs (or obsfs) executable. Default: s3fs.")
     parallel_count = Integer(8, config=True, help="Parts transferred at once. Default: 8.")
     multipart_size_mib = Integer(16, config=True, help="Part size in MiB. Default: 16.")
     start_timeout = Float(20.0, config=True, help="Seconds to wait for the mount. Default: 20.")
@@ -73,7 +71,7 @@ class S3fsBackend(MountBackend):
         extra = {"AWSSESSIONTOKEN": s.security_token} if s.security_token else {}
         log_path = self.dir / f"{mount_id}.log"
         with open(log_path, "ab") as log:
-            proc = subprocess.Popen(  # noqa: S603 - fixed command, no shell
+            proc = subprocess.Popen(
                 cmd,
                 env=tool_env(extra),
                 stdin=subprocess.DEVNULL,
@@ -97,7 +95,9 @@ class S3fsBackend(MountBackend):
         if system.health(target) is not None:
             time.sleep(0.3)
 
-    async def mount(self, mount_id: str, source: MountSource, target: Path, read_only: bool) -> None:
+    async def mount(
+        self, mount_id: str, source: MountSource, target: Path, read_only: bool
+    ) -> None:
         """Start one s3fs in the foreground (our child) and wait for its mount."""
         if source.embedded:
             await self._bind.mount(mount_id, source, target, read_only)
