@@ -215,3 +215,49 @@ def test_increase_rules():
     with pytest.raises(ApiError) as e:
         rules.check_increase(100, 4000)
     assert e.value.reason == "total_too_large"
+
+
+async def test_routes_are_in_the_openapi_document_and_hostile_input_is_a_4xx(api):
+    status, doc = await api("openapi.json")
+    for path in (
+        "/ma-notebook/api/storage/mounts",
+        "/ma-notebook/api/storage/mounts/{mount_id}",
+        "/ma-notebook/api/storage/mounts/{mount_id}/remount",
+        "/ma-notebook/api/storage/volume",
+        "/ma-notebook/api/storage/volume/expand",
+    ):
+        assert path in doc["paths"], path
+    hostile = [
+        ("storage/mounts", "POST", "not json"),
+        ("storage/mounts", "POST", "[]"),
+        (
+            "storage/mounts",
+            "POST",
+            '{"uri": "obs://test-bucket/", "mount_path": "/data/x/", "x": 1}',
+        ),
+        (
+            "storage/mounts",
+            "POST",
+            '{"uri": "obs://test-bucket/", "mount_path": "/data/x/", "read_only": "yes"}',
+        ),
+        (
+            "storage/mounts",
+            "POST",
+            '{"uri": "obs://' + "a" * 9000 + '/", "mount_path": "/data/x/"}',
+        ),
+        (
+            "storage/mounts",
+            "POST",
+            '{"uri": "obs://test-bucket/", "mount_path": "/data/' + "n" * 300 + '/"}',
+        ),
+        ("storage/mounts", "POST", '{"uri": "obs://../", "mount_path": "/data/x/"}'),
+        ("storage/volume/expand", "POST", '{"increase_gb": 1e400}'),
+        ("storage/volume/expand", "POST", '{"increase_gb": 99999999999999999999999999}'),
+        ("storage/volume/expand", "POST", '{"increase_gb": true}'),
+        ("storage/mounts/0123456789ab", "DELETE", None),
+        ("storage/mounts/0123456789ab/remount", "POST", "{}"),
+    ]
+    for path, method, body in hostile:
+        status, err = await api(path, method=method, body=body)
+        assert 400 <= status < 500, (path, body, status, err)
+        assert set(err) == {"message", "reason"}

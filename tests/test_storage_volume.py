@@ -280,3 +280,32 @@ class TestKubernetesVolume:
         status, err = await api("storage/volume/expand", method="POST", body={"increase_gb": 1})
         assert status == 409, err
         assert fake_k8s.patches == []
+
+
+def test_cli_sets_up_a_local_volume_and_grows_it_directly(storage_base):
+    import subprocess
+    import sys
+
+    workspace, data_dir = storage_base / "ws", storage_base / "data-dir"
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "ma_notebook.cli", "storage", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    common = ["--workspace", str(workspace), "--data-dir", str(data_dir)]
+    made = cli("init-local-volume", "--size", "1", *common)
+    assert made.returncode == 0, made.stderr
+    assert "is now an XFS volume of 1 GB on /dev/loop" in made.stdout
+    before = total(workspace)
+    refused = cli("expand", "101", "--direct", *common)
+    assert refused.returncode == 1 and "At most 100 GB" in refused.stderr, refused.stderr
+    grown = cli("expand", "1", "--direct", *common)
+    assert grown.returncode == 0, grown.stderr
+    assert "now 2 GB" in grown.stdout
+    assert total(workspace) - before > 0.9 * GiB
+    again = cli("init-local-volume", "--size", "1", *common)
+    assert again.returncode == 1 and "already a mount point" in again.stderr

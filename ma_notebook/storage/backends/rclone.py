@@ -25,7 +25,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from traitlets import Float, Integer, Unicode
+from traitlets import Dict, Float, Integer, Unicode
 
 from ...procenv import tool_env
 from .. import system
@@ -59,9 +59,14 @@ class RcloneBackend(MountBackend):
         help="Delay before a closed file is uploaded (rclone --vfs-write-back). Default: 0 s.",
     )
     upload_concurrency = Integer(
-        8, config=True, help="Parts of one file uploaded at once (S3 backend). Default: 8."
+        16, config=True, help="Parts of one file uploaded at once (S3 backend). Default: 16."
     )
-    chunk_size_mib = Integer(16, config=True, help="Multipart part size in MiB. Default: 16.")
+    chunk_size_mib = Integer(32, config=True, help="Multipart part size in MiB. Default: 32.")
+    s3_options = Dict(
+        {},
+        config=True,
+        help="More rclone S3 backend options, e.g. {'disable_checksum': 'true'}. Default: none.",
+    )
     start_timeout = Float(20.0, config=True, help="Seconds to wait for rcd to answer. Default: 20.")
 
     def __init__(self, state_dir: Path, **kwargs: Any) -> None:
@@ -209,6 +214,7 @@ class RcloneBackend(MountBackend):
             "upload_concurrency": str(self.upload_concurrency),
             "chunk_size": f"{self.chunk_size_mib}M",
         }
+        params.update({str(k): str(v) for k, v in self.s3_options.items()})
         params = {k: v for k, v in params.items() if v != ""}
         with contextlib.suppress(MountError):
             self._call("config/delete", {"name": REMOTE})
