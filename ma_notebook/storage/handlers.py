@@ -11,7 +11,7 @@ from ..tasks.handlers import TaskModel
 from .models import ExpandRequest, MountList, MountModel, MountRequest, UnmountQuery, VolumeModel
 from .service import StorageService
 
-MOUNT_ID = r"(?P<mount_id>[0-9a-f]{12})"
+MOUNT_ID = r"(?P<mount_id>[0-9a-f]{32})"
 
 
 class _StorageHandler(MaAPIHandler):

@@ -372,7 +372,7 @@ class StorageService(Capability):
             raise ApiError(409, f"Cannot create {shown}: {e.strerror}.", reason="mkdir") from None
         canonical = f"obs://{path.bucket}/" + (f"{prefix}/" if prefix else "")
         m = Mount(
-            id=uuid.uuid4().hex[:12],
+            id=uuid.uuid4().hex,
             uri=canonical,
             bucket=path.bucket,
             prefix=prefix,
