@@ -28,6 +28,7 @@ CAPABILITY_PACKAGES: list[str] = [
     "ma_notebook.upload",
     "ma_notebook.ssh",
     "ma_notebook.images",
+    "ma_notebook.storage",
 ]
 
 DEFAULT_WORKSPACE = "/home/ma-user/work"

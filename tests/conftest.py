@@ -17,6 +17,7 @@ pytest_plugins = [
     "fixtures_ssh",
     "fixtures_images",
     "fixtures_save_image",
+    "fixtures_storage",
 ]
 
 

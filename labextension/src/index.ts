@@ -10,6 +10,7 @@ import { obsPlugin } from './obs';
 import { schedulerPlugin } from './scheduler';
 import { sshPlugin } from './ssh/plugin';
 import { saveImagePlugin } from './images/plugin';
+import { storagePlugin } from './storage/plugin';
 
 export * from './tokens';
 export { requestAPI, MaRequestError, watchTask, cancelTask } from './request';
@@ -27,7 +28,8 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
   uploadPlugin,
   sshPlugin,
   codeFormsPlugin,
-  saveImagePlugin
+  saveImagePlugin,
+  storagePlugin
 ];
 
 export default plugins;

@@ -23,6 +23,8 @@ export namespace CommandIDs {
   export const showFormAll = 'ma-notebook:form-show-all';
   export const openRemoteSsh = 'ma-notebook:open-remote-ssh';
   export const saveImage = 'ma-notebook:save-image';
+  export const openStorage = 'ma-notebook:open-storage';
+  export const mountStorage = 'ma-notebook:mount-storage';
 }
 
 /** What GET /ma-notebook/api/info returns. */

@@ -6,3 +6,5 @@ import './upload.css';
 import './obs.css';
 import './forms.css';
 import './ssh.css';
+import './storage.css';
+import './images.css';

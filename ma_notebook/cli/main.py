@@ -17,6 +17,7 @@ SUBCOMMAND_MODULES: list[str] = [
     "ma_notebook.cli.obs",
     "ma_notebook.cli.ssh",
     "ma_notebook.cli.image",
+    "ma_notebook.cli.storage",
 ]
 
 
