@@ -3,17 +3,99 @@
 from __future__ import annotations
 
 import http.client
+import os
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import boto3
 import pytest
+from botocore.config import Config
+from fixtures_obs import BUCKET, TEST_AK, TEST_SK
 
 CHUNK = 32 * 1024
+PART = 256 * 1024
+PARTS = 24
+SIZE = PARTS * PART - 1000  # the last part is short
+RATE = 384 * 1024  # bytes/s per connection while the first server runs
+
+
+def server_config(proxy: SlowProxy, home: Path) -> dict[str, Any]:
+    return {
+        "MaNotebookApp": {"workspace_dir": str(home / "work")},
+        "ObsService": {
+            "endpoint": proxy.url,
+            "access_key": TEST_AK,
+            "secret_key": TEST_SK,
+            "region": "us-east-1",
+            "part_size": PART,
+            "multipart_threshold": 2 * PART,
+            "part_concurrency": 2,
+            "transit_path": f"obs://{BUCKET}/transit/",
+        },
+        "UploadService": {"transit_max_bytes": 10 * SIZE},
+    }
+
+
+def s3(proxy: SlowProxy) -> Any:
+    host, port = proxy.upstream
+    return boto3.client(
+        "s3",
+        endpoint_url=f"http://{host}:{port}",
+        aws_access_key_id=TEST_AK,
+        aws_secret_access_key=TEST_SK,
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}),
+    )
+
+
+def wait_for(lab: Any, task_id: str, until: Any, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, task = lab.request(f"ma-notebook/api/tasks/{task_id}")
+        assert status == 200, task
+        if until(task):
+            return task  # type: ignore[no-any-return]
+        assert task["state"] not in ("failed", "cancelled"), task
+        time.sleep(0.05)
+    raise AssertionError(f"task {task_id} did not get there: {task}")
+
+
+def start_transit_pull(lab: Any, proxy: SlowProxy, name: str = "big.bin") -> tuple[bytes, Any, Any]:
+    """A transit upload whose parts all reached the store, its pull running slowly (>= 40 %).
+
+    Returns (data, session, task) as the API answered them.
+    """
+    s3(proxy).create_bucket(Bucket=BUCKET)
+    data = os.urandom(SIZE)
+    body = {"path": "", "name": name, "size": SIZE, "key": f"{name}:1"}
+    status, session = lab.request("ma-notebook/api/upload/transit", "POST", body)
+    assert status == 201 and session["parts"] == PARTS, session
+    status, signed = lab.request(
+        f"ma-notebook/api/upload/transit/{session['id']}/presign",
+        "POST",
+        {"parts": list(range(1, PARTS + 1))},
+    )
+    assert status == 200, signed
+    for n in range(1, PARTS + 1):  # the browser's part PUTs, straight to the store
+        chunk = data[(n - 1) * PART : n * PART]
+        req = urllib.request.Request(signed["urls"][str(n)], data=chunk, method="PUT")
+        req.add_header("Content-Type", "application/octet-stream")
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            assert resp.status == 200
+    proxy.rate = RATE
+    status, task = lab.request(
+        f"ma-notebook/api/upload/transit/{session['id']}/complete", "POST", {}
+    )
+    assert status == 202, task
+    wait_for(lab, task["id"], lambda t: t["done"] >= SIZE * 0.4)
+    return data, session, task
 
 
 @dataclass

@@ -9,62 +9,13 @@ from __future__ import annotations
 import json
 import os
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
-from fixtures_obs import BUCKET, TEST_AK, TEST_SK
-from fixtures_tasks import SlowProxy
+from fixtures_obs import BUCKET
+from fixtures_tasks import PART, PARTS, RATE, SIZE, s3, server_config, start_transit_pull, wait_for
 
 from ma_notebook.upload.service import TEMP_GRACE, sweep_temp_files
-
-PART = 256 * 1024
-PARTS = 24
-SIZE = PARTS * PART - 1000  # the last part is short
-RATE = 384 * 1024  # bytes/s per connection while the first server runs
-
-
-def server_config(proxy: SlowProxy, home: Path) -> dict[str, Any]:
-    return {
-        "MaNotebookApp": {"workspace_dir": str(home / "work")},
-        "ObsService": {
-            "endpoint": proxy.url,
-            "access_key": TEST_AK,
-            "secret_key": TEST_SK,
-            "region": "us-east-1",
-            "part_size": PART,
-            "multipart_threshold": 2 * PART,
-            "part_concurrency": 2,
-            "transit_path": f"obs://{BUCKET}/transit/",
-        },
-        "UploadService": {"transit_max_bytes": 10 * SIZE},
-    }
-
-
-def s3(proxy: SlowProxy) -> Any:
-    host, port = proxy.upstream
-    return boto3.client(
-        "s3",
-        endpoint_url=f"http://{host}:{port}",
-        aws_access_key_id=TEST_AK,
-        aws_secret_access_key=TEST_SK,
-        region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}),
-    )
-
-
-def wait_for(lab: Any, task_id: str, until: Any, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status, task = lab.request(f"ma-notebook/api/tasks/{task_id}")
-        assert status == 200, task
-        if until(task):
-            return task  # type: ignore[no-any-return]
-        assert task["state"] not in ("failed", "cancelled"), task
-        time.sleep(0.05)
-    raise AssertionError(f"task {task_id} did not get there: {task}")
 
 
 def finished(task: dict[str, Any]) -> bool:
@@ -92,32 +43,9 @@ def nothing_left_in_the_store(client: Any, prefix: str) -> None:
 
 def test_transit_upload_killed_mid_pull_resumes_after_restart(lab_factory, slow_moto, tmp_path):
     client = s3(slow_moto)
-    client.create_bucket(Bucket=BUCKET)
     config = server_config(slow_moto, tmp_path)
     lab = lab_factory(home=tmp_path, app="server", config=config)
-    data = os.urandom(SIZE)
-    body = {"path": "", "name": "big.bin", "size": SIZE, "key": "big.bin:1"}
-    status, session = lab.request("ma-notebook/api/upload/transit", "POST", body)
-    assert status == 201 and session["parts"] == PARTS, session
-    status, signed = lab.request(
-        f"ma-notebook/api/upload/transit/{session['id']}/presign",
-        "POST",
-        {"parts": list(range(1, PARTS + 1))},
-    )
-    assert status == 200, signed
-    for n in range(1, PARTS + 1):  # the browser's part PUTs, straight to the store
-        chunk = data[(n - 1) * PART : n * PART]
-        req = urllib.request.Request(signed["urls"][str(n)], data=chunk, method="PUT")
-        req.add_header("Content-Type", "application/octet-stream")
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            assert resp.status == 200
-
-    slow_moto.rate = RATE
-    status, task = lab.request(
-        f"ma-notebook/api/upload/transit/{session['id']}/complete", "POST", {}
-    )
-    assert status == 202, task
-    wait_for(lab, task["id"], lambda t: t["done"] >= SIZE * 0.4)
+    data, session, task = start_transit_pull(lab, slow_moto)
     lab.kill()
 
     work = lab.root_dir
