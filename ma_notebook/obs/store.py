@@ -150,6 +150,10 @@ class S3Store:
             response_checksum_validation="when_required",
             signature_version=UNSIGNED if not settings.access_key else "s3v4",
         )
+        #: Whether part bodies are integrity-checked in transit: TLS, or SigV4 signing the
+        #: payload's SHA-256 (botocore does so on plain http), which the store verifies.
+        endpoint = settings.effective_endpoint() or "https:"
+        self.payload_protected = bool(settings.access_key) or endpoint.startswith("https:")
         self.client = session.create_client(
             "s3",
             endpoint_url=settings.effective_endpoint(),
@@ -461,6 +465,8 @@ class LocalStore:
     """
 
     kind = "embedded"
+    #: Parts are written and hashed here, on this machine: nothing crosses a network.
+    payload_protected = True
 
     def __init__(
         self, root: str | Path, signer: PresignSigner | None = None, url_prefix: str = ""
