@@ -78,7 +78,7 @@ class MaNotebookApp(ExtensionApp):
         """Create the event log, the task manager and every capability service."""
         Path(self.data_dir).mkdir(parents=True, exist_ok=True)
         self.events = EventLog(Path(self.data_dir) / "events.sqlite3", parent=self, log=self.log)
-        self.tasks = TaskManager(parent=self, log=self.log)
+        self.tasks = TaskManager(Path(self.data_dir) / "tasks.sqlite3", parent=self, log=self.log)
         self.services: dict[str, Capability] = {}
         self._capability_handlers: list[tuple[Any, ...]] = []
         for package in CAPABILITY_PACKAGES:
@@ -111,15 +111,20 @@ class MaNotebookApp(ExtensionApp):
                 await service.start()
             except Exception:
                 self.log.exception("ma-notebook: starting %s failed", service.name)
+        try:
+            await self.tasks.sweep()
+        except Exception:
+            self.log.exception("ma-notebook: discarding expired interrupted tasks failed")
 
     async def stop_extension(self) -> None:
-        """Stop capability services and tasks, and record that the notebook stopped."""
+        """Stop tasks and capability services, and record that the notebook stopped."""
+        await self.tasks.stop()
+        self.tasks.close()
         for service in self.services.values():
             try:
                 await service.stop()
             except Exception:
                 self.log.exception("ma-notebook: stopping %s failed", service.name)
-        await self.tasks.stop()
         self.events.record("StopNotebook", "Major", "The notebook server has been stopped.")
         self.events.close()
 

@@ -18,6 +18,7 @@ pytest_plugins = [
     "fixtures_images",
     "fixtures_save_image",
     "fixtures_storage",
+    "fixtures_tasks",
 ]
 
 

@@ -131,8 +131,15 @@ def stop_process(proc: subprocess.Popen, timeout: float = 20.0) -> None:
 class LabProcess:
     """A real ``jupyter lab`` (or ``jupyter server``) on a free loopback port."""
 
-    def __init__(self, home: Path, app: str = "lab", extra_args: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        home: Path,
+        app: str = "lab",
+        extra_args: list[str] | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> None:
         self.home = home
+        self.config = config or {}
         self.port = free_port()
         self.token = secrets.token_hex(16)
         self.root_dir = home / "work"
@@ -164,7 +171,7 @@ class LabProcess:
     def start(self, timeout: float = 90.0) -> LabProcess:
         self.root_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        config = {"IdentityProvider": {"token": self.token}}
+        config = {"IdentityProvider": {"token": self.token}, **self.config}
         cfg_path = self.home / "jupyter_server_config.json"
         cfg_path.write_text(json.dumps(config))
         args = [
@@ -195,6 +202,13 @@ class LabProcess:
     def stop(self) -> None:
         if self.proc is not None:
             stop_process(self.proc)
+            self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL the server (a crash: no shutdown code runs)."""
+        if self.proc is not None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
             self.proc = None
 
     def log_text(self) -> str:

@@ -91,7 +91,7 @@ export async function watchTask(
   let task = await requestAPI<ITask>(`tasks/${id}`);
   onUpdate(task);
   while (
-    !['succeeded', 'failed', 'cancelled'].includes(task.state) &&
+    !['succeeded', 'failed', 'cancelled', 'interrupted'].includes(task.state) &&
     !signal?.aborted
   ) {
     task = await requestAPI<ITask>(`tasks/${id}?wait=10`);
@@ -100,7 +100,12 @@ export async function watchTask(
   return task;
 }
 
-/** Ask the server to cancel a task. */
+/** Ask the server to cancel a task (an interrupted one is discarded). */
 export function cancelTask(id: string): Promise<ITask> {
   return requestAPI<ITask>(`tasks/${id}`, { method: 'DELETE' });
+}
+
+/** Continue an interrupted task where it stopped. */
+export function resumeTask(id: string): Promise<ITask> {
+  return requestAPI<ITask>(`tasks/${id}/resume`, { method: 'POST' });
 }

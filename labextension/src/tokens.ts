@@ -57,7 +57,9 @@ export interface ITask {
   id: string;
   kind: string;
   title: string;
-  state: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+  /** `interrupted`: the server stopped while it ran; resume or discard it. */
+  state:
+    'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
   created: number;
   started: number | null;
   finished: number | null;
@@ -71,6 +73,8 @@ export interface ITask {
   error: string | null;
   error_reason: string | null;
   meta: Record<string, any>;
+  /** Whether an interrupted task can be resumed (else only discarded). */
+  resumable?: boolean;
 }
 
 /** The core service other ma-notebook plugins build on. */

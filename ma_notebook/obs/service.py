@@ -50,7 +50,7 @@ from typing import Any
 from traitlets import Enum, Integer, Unicode
 
 from ..capability import Capability
-from ..tasks import TaskError
+from ..tasks import TaskError, suspending
 from .config import LOCAL_ROOT_ENV, ObsSettings, resolve_settings
 from .errors import ObsCancelled, ObsError, ObsNotFound, translate
 from .paths import ObsPath
@@ -59,6 +59,8 @@ from .transfer import MiB, TransferEngine, TransferResult, choose_part_size, loc
 
 DEFAULT_TRANSIT_BUCKET = "ma-notebook-transit"
 STORE_URL_PATH = "ma-notebook/obs-store"
+#: Task kind of copies (ma-cli obs-copy semantics) run by the server.
+COPY_TASK = "obs-copy"
 
 
 class ObsService(Capability):
@@ -144,6 +146,7 @@ class ObsService(Capability):
         self._engine: TransferEngine | None = None
         self._error: ObsError | None = None
         self._executor = ThreadPoolExecutor(8, thread_name_prefix="obs-call")
+        app.tasks.register(COPY_TASK, resume=self._resume_copy, discard=self._discard_copy)
         try:
             self._configure()
         except ObsError as e:
@@ -276,6 +279,8 @@ class ObsService(Capability):
         try:
             return await asyncio.shield(fut)
         except asyncio.CancelledError:
+            if suspending():
+                cancel.keep = True  # type: ignore[attr-defined]  # resumed after a restart
             cancel.set()
             # wait for the thread's cleanup (partial files removed), even if cancelled again
             while not fut.done():
@@ -489,9 +494,17 @@ class ObsService(Capability):
         return loc
 
     def submit_copy(self, src: str, dst: str, drop_last_dir: bool = False) -> Any:
-        """Run a copy as a task the UI can watch and cancel."""
+        """Run a copy as a task the UI can watch and cancel (resumable after a restart)."""
         self._location(src), self._location(dst)  # validate now: 400 before 202
+        return self.app.tasks.submit(
+            COPY_TASK,
+            f"Copy {src} to {dst}",
+            self._copy_work(src, dst, drop_last_dir),
+            meta={"src": src, "dst": dst},
+            resume={"src": src, "dst": dst, "drop_last_dir": drop_last_dir},
+        )
 
+    def _copy_work(self, src: str, dst: str, drop_last_dir: bool) -> Any:
         async def work(task: Any) -> dict[str, int]:
             def on_progress(done: int, total: int | None) -> None:
                 with contextlib.suppress(Exception):
@@ -504,6 +517,24 @@ class ObsService(Capability):
             except ObsError as e:
                 raise TaskError(e.message, status=e.status, reason=e.reason) from None
 
-        return self.app.tasks.submit(
-            "obs-copy", f"Copy {src} to {dst}", work, meta={"src": src, "dst": dst}
+        return work
+
+    def _resume_copy(self, task: Any) -> Any:
+        """An interrupted copy goes on where the engine's resume state says it stopped."""
+        data = task.resume
+        if not data.get("src") or not data.get("dst"):
+            raise TaskError("This copy cannot be resumed; start it again.", status=409)
+        self._ready()
+        return self._copy_work(data["src"], data["dst"], bool(data.get("drop_last_dir")))
+
+    async def _discard_copy(self, task: Any) -> None:
+        """Remove an interrupted copy's partial files and unfinished multipart uploads."""
+        data = task.resume
+        if not data.get("src") or not data.get("dst") or self._error is not None:
+            return
+        src, dst = self._location(data["src"]), self._location(data["dst"])
+        await self._call(
+            functools.partial(
+                self.engine.discard_copy, src, dst, drop_last_dir=bool(data.get("drop_last_dir"))
+            )
         )

@@ -111,6 +111,7 @@ class ObjectStore(Protocol):
         self, bucket: str, key: str, upload_id: str, part_number: int, data: bytes
     ) -> str: ...
     def list_parts(self, bucket: str, key: str, upload_id: str) -> dict[int, tuple[str, int]]: ...
+    def list_multipart_uploads(self, bucket: str, prefix: str) -> list[tuple[str, str, float]]: ...
     def complete_multipart(
         self, bucket: str, key: str, upload_id: str, parts: list[tuple[int, str]]
     ) -> str: ...
@@ -150,6 +151,10 @@ class S3Store:
             response_checksum_validation="when_required",
             signature_version=UNSIGNED if not settings.access_key else "s3v4",
         )
+        #: Whether part bodies are integrity-checked in transit: TLS, or SigV4 signing the
+        #: payload's SHA-256 (botocore does so on plain http), which the store verifies.
+        endpoint = settings.effective_endpoint() or "https:"
+        self.payload_protected = bool(settings.access_key) or endpoint.startswith("https:")
         self.client = session.create_client(
             "s3",
             endpoint_url=settings.effective_endpoint(),
@@ -382,6 +387,24 @@ class S3Store:
                 return parts
             marker = int(r.get("NextPartNumberMarker", 0))
 
+    def list_multipart_uploads(self, bucket: str, prefix: str) -> list[tuple[str, str, float]]:
+        """Unfinished multipart uploads under ``prefix``: (key, upload id, initiated time)."""
+        uploads: list[tuple[str, str, float]] = []
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+        while True:
+            try:
+                r = self.client.list_multipart_uploads(**kwargs)
+            except Exception as e:
+                raise self._err(e, bucket, prefix) from None
+            for u in r.get("Uploads", []):
+                initiated = u.get("Initiated")
+                when = initiated.timestamp() if hasattr(initiated, "timestamp") else 0.0
+                uploads.append((str(u["Key"]), str(u["UploadId"]), when))
+            if not r.get("IsTruncated"):
+                return uploads
+            kwargs["KeyMarker"] = r.get("NextKeyMarker", "")
+            kwargs["UploadIdMarker"] = r.get("NextUploadIdMarker", "")
+
     def complete_multipart(
         self, bucket: str, key: str, upload_id: str, parts: list[tuple[int, str]]
     ) -> str:
@@ -483,6 +506,8 @@ class LocalStore:
     """
 
     kind = "embedded"
+    #: Parts are written and hashed here, on this machine: nothing crosses a network.
+    payload_protected = True
 
     def __init__(
         self, root: str | Path, signer: PresignSigner | None = None, url_prefix: str = ""
@@ -756,6 +781,16 @@ class LocalStore:
             with contextlib.suppress(OSError, ValueError):
                 parts[int(p.stem)] = (p.with_suffix(".etag").read_text(), p.stat().st_size)
         return parts
+
+    def list_multipart_uploads(self, bucket: str, prefix: str) -> list[tuple[str, str, float]]:
+        """Unfinished multipart uploads under ``prefix``: (key, upload id, created time)."""
+        uploads = []
+        for d in sorted((self.root / f"{_HIDDEN}multipart").glob("*")):
+            with contextlib.suppress(OSError, ValueError):
+                meta = json.loads((d / "meta.json").read_text())
+                if meta.get("bucket") == bucket and str(meta.get("key", "")).startswith(prefix):
+                    uploads.append((str(meta["key"]), d.name, float(meta.get("created", 0))))
+        return uploads
 
     def complete_multipart(
         self, bucket: str, key: str, upload_id: str, parts: list[tuple[int, str]]

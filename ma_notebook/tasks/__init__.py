@@ -1,5 +1,5 @@
 """Server tasks: long work (transfers, clones, image saves) that outlives the browser tab."""
 
-from .service import Task, TaskCancelled, TaskError, TaskManager
+from .service import INTERRUPTED, Task, TaskCancelled, TaskError, TaskManager, suspending
 
-__all__ = ["Task", "TaskCancelled", "TaskError", "TaskManager"]
+__all__ = ["INTERRUPTED", "Task", "TaskCancelled", "TaskError", "TaskManager", "suspending"]

@@ -1,4 +1,4 @@
-"""REST API of server tasks: list, watch (long-poll) and cancel."""
+"""REST API of server tasks: list, watch (long-poll), cancel, resume or discard."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from tornado import web
 
 from ..api import QueryModel, ResponseModel, endpoint
 from ..base import MaAPIHandler, api_path
+from .service import INTERRUPTED
 
 
 class TaskModel(ResponseModel):
@@ -32,6 +33,9 @@ class TaskModel(ResponseModel):
     error: str | None = None
     error_reason: str | None = None
     meta: dict[str, Any] = {}
+    resumable: bool = Field(
+        False, description="An interrupted task that POST tasks/<id>/resume can continue."
+    )
 
 
 class TaskList(ResponseModel):
@@ -64,7 +68,11 @@ class TasksHandler(MaAPIHandler):
 
 
 class TaskHandler(MaAPIHandler):
-    """GET one task (``?wait=N`` waits up to N s for a change); DELETE cancels it."""
+    """GET one task (``?wait=N`` waits up to N s for a change); DELETE cancels it.
+
+    DELETE on an ``interrupted`` task (the server stopped while it ran) discards it: what it
+    left behind (temp files, multipart uploads) is removed and it ends as ``cancelled``.
+    """
 
     @web.authenticated
     @authorized
@@ -78,9 +86,27 @@ class TaskHandler(MaAPIHandler):
 
     @web.authenticated
     @authorized
-    @endpoint(response=TaskModel, status=202, errors=(404,), summary="Cancel a task")
+    @endpoint(response=TaskModel, status=202, errors=(404,), summary="Cancel or discard a task")
     async def delete(self, task_id: str) -> None:
-        task = self.ma_app.tasks.cancel(task_id)
+        tasks = self.ma_app.tasks
+        current = tasks.get(task_id)
+        if current is not None and current.state == INTERRUPTED:
+            task = await tasks.discard(task_id)
+        else:
+            task = tasks.cancel(task_id)
+        if task is None:
+            raise web.HTTPError(404, f"No task with id {task_id}.")
+        self.write_json(task.to_json(), status=202)
+
+
+class TaskResumeHandler(MaAPIHandler):
+    """POST continues an interrupted task where it stopped (409 when it cannot)."""
+
+    @web.authenticated
+    @authorized
+    @endpoint(response=TaskModel, status=202, errors=(404, 409), summary="Resume a task")
+    async def post(self, task_id: str) -> None:
+        task = self.ma_app.tasks.resume(task_id)
         if task is None:
             raise web.HTTPError(404, f"No task with id {task_id}.")
         self.write_json(task.to_json(), status=202)
@@ -89,4 +115,5 @@ class TaskHandler(MaAPIHandler):
 default_handlers = [
     (api_path("tasks"), TasksHandler),
     (api_path("tasks", r"(?P<task_id>[0-9a-f]{32})"), TaskHandler),
+    (api_path("tasks", r"(?P<task_id>[0-9a-f]{32})", "resume"), TaskResumeHandler),
 ]

@@ -14,8 +14,11 @@ Direct upload protocol (REST, under /ma-notebook/api/upload):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import re
+import shutil
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -39,6 +42,18 @@ from .urlfetch import (
 )
 
 MB = 1000 * 1000
+URL_TASK = "upload.url"
+#: Temporary files and folders that partial work leaves next to its target.
+TEMP_NAME = re.compile(
+    r"^\..+(?:\.ma-upload-(?P<up>[0-9a-f]{12})|\.ma-download(?:\.json)?|"
+    r"\.ma-clone-[0-9a-f]{8})$"
+)
+#: Leftovers younger than this (seconds) are spared: a process may still be writing them.
+TEMP_GRACE = 120.0
+#: Most directory entries the start-up sweep looks at.
+SWEEP_MAX_ENTRIES = 200_000
+#: State files of direct upload sessions (``<32 hex>.json``).
+SESSION_FILE = re.compile(r"^[0-9a-f]{32}\.json$")
 GB = 1000 * MB
 
 FOLDER_ADVICE = (
@@ -175,13 +190,25 @@ class UploadService(Capability):
         self.sessions: dict[str, UploadSession] = {}
         self._load_sessions()
         self.transit = Transit(self)
+        app.tasks.register(URL_TASK, resume=self._resume_url_import, discard=self._discard_pull)
 
     async def start(self) -> None:
-        """Drop the OBS parts of transit uploads too old to resume."""
+        """Start-up sweep: what nothing can resume any more goes (OBS parts, temp files)."""
         try:
-            await self.transit.drop_expired()
+            await self.transit.sweep()
         except Exception:
-            self.log.exception("ma-notebook upload: dropping expired transit uploads failed")
+            self.log.exception("ma-notebook upload: sweeping the OBS transit folder failed")
+        try:
+            keep = {Path(s.temp).name for s in self.sessions.values()}
+            tokens = {t.id[:12] for t in self.app.tasks.interrupted()}
+            loop = asyncio.get_running_loop()
+            removed = await loop.run_in_executor(
+                None, sweep_temp_files, self.root_dir, keep, tokens, self.partial_max_age
+            )
+            if removed:
+                self.log.info("ma-notebook upload: removed %d leftover temporary files", removed)
+        except Exception:
+            self.log.exception("ma-notebook upload: sweeping temporary files failed")
 
     # ------------------------------------------------------------------ common
 
@@ -248,6 +275,8 @@ class UploadService(Capability):
     def _load_sessions(self) -> None:
         now = time.time()
         for meta in self.state_dir.glob("*.json"):
+            if not SESSION_FILE.match(meta.name):
+                continue  # transit sessions, staged downloads: the transit module's files
             try:
                 session = UploadSession(**json.loads(meta.read_text()))
             except (OSError, ValueError, TypeError):
@@ -374,6 +403,38 @@ class UploadService(Capability):
     def start_url_import(self, url: str, path: str, name: str, overwrite: bool) -> Task:
         """Download ``url`` into folder ``path`` as ``name`` in a task."""
         target = self.target(path, name, overwrite)
+        shown = display_url(url)
+        resume: dict[str, Any] = {"target": str(target), "overwrite": overwrite}
+        if shown == url:  # a URL carrying a query (maybe a token) is not written to disk
+            resume["url"] = url
+        return self.app.tasks.submit(
+            URL_TASK,
+            f"Import {name} from a URL",
+            self._url_work(url, target, overwrite),
+            meta={"url": shown, "path": path.strip("/"), "name": name},
+            resume=resume,
+        )
+
+    def _resume_url_import(self, task: Task) -> Any:
+        """An interrupted URL import starts its download again (into the same temp file)."""
+        url = task.resume.get("url")
+        if not url:
+            raise TaskError(
+                "This URL carried a query (which may hold a token) and was not kept; "
+                "discard the task and import the URL again.",
+                status=409,
+                reason="not_resumable",
+            )
+        target = Path(task.resume["target"])
+        return self._url_work(str(url), target, bool(task.resume.get("overwrite")))
+
+    async def _discard_pull(self, task: Task) -> None:
+        """Remove the temporary file an interrupted URL import left."""
+        target = task.resume.get("target")
+        if target:
+            remove_quietly(str(self.temp_path(Path(target), task.id[:12])))
+
+    def _url_work(self, url: str, target: Path, overwrite: bool) -> Any:
         fetcher = self.fetcher()
         service = self
         shown = display_url(url)
@@ -419,12 +480,50 @@ class UploadService(Capability):
                     fh.close()
                 remove_quietly(str(temp))
 
-        return self.app.tasks.submit(
-            "upload.url",
-            f"Import {name} from a URL",
-            work,
-            meta={"url": shown, "path": path.strip("/"), "name": name},
-        )
+        return work
+
+
+def sweep_temp_files(
+    root: Path, keep: set[str], tokens: set[str], max_age: float, now: float | None = None
+) -> int:
+    """Remove ``.ma-upload`` / ``.ma-download`` / ``.ma-clone`` leftovers under ``root``.
+
+    Spared: names in ``keep`` (live upload sessions), files of interrupted tasks (their id
+    prefix in ``tokens``), downloads with resume state younger than ``max_age`` (``ma-cli
+    obs-copy`` resumes them) and anything modified in the last ``TEMP_GRACE`` seconds.
+    Hidden folders are not entered. Returns how many were removed.
+    """
+    now = time.time() if now is None else now
+    removed = seen = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        seen += len(dirnames) + len(filenames)
+        if seen > SWEEP_MAX_ENTRIES:
+            break
+        for name in [*filenames, *dirnames]:
+            m = TEMP_NAME.match(name)
+            if m is None or name in keep or (m.group("up") or "") in tokens:
+                continue
+            path = Path(dirpath, name)
+            try:
+                st = path.lstat()
+            except OSError:
+                continue
+            if now - st.st_mtime < TEMP_GRACE:
+                continue
+            if ".ma-upload-" in name and any(t in name for t in tokens):
+                continue  # the download of an interrupted pull (..x.ma-upload-<id>.ma-download)
+            if name.endswith((".ma-download", ".ma-download.json")):
+                state = path if name.endswith(".json") else path.with_name(name + ".json")
+                with contextlib.suppress(OSError):
+                    if now - state.stat().st_mtime < max_age:
+                        continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed += 1
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+    return removed
 
 
 async def wait_idle(session: UploadSession, timeout: float = 5.0) -> None:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -22,7 +23,7 @@ from tornado import web
 from ..obs.errors import ObsError, ObsNotFound
 from ..obs.paths import ObsPath
 from ..obs.service import DEFAULT_TRANSIT_BUCKET
-from ..tasks import Task, TaskError
+from ..tasks import Task, TaskError, suspending
 from .urlfetch import remove_quietly
 
 if TYPE_CHECKING:
@@ -30,6 +31,18 @@ if TYPE_CHECKING:
     from .service import UploadService
 
 GB = 1000 * 1000 * 1000
+
+TRANSIT_TASK = "upload.transit"
+IMPORT_TASK = "upload.obs"
+DOWNLOAD_TASK = "upload.download"
+#: Names this module gives objects in a transit folder (uploads, staged downloads).
+OUR_TRANSIT_OBJECT = re.compile(r"^(?:[0-9a-f]{12}-[^/]+|download-[0-9a-f]{12}/[^/]+)$")
+
+
+def parent_folder(p: ObsPath) -> ObsPath:
+    """The folder holding an object."""
+    return ObsPath(p.bucket, p.key.rsplit("/", 1)[0] + "/" if "/" in p.key else "")
+
 
 #: Characters the seed refuses in names imported from OBS.
 BAD_NAME_CHARS = "<>'\";\\`=#$%^&"
@@ -98,6 +111,7 @@ class Transit:
         self.state_dir = service.state_dir
         self._expired: list[TransitSession] = []
         self._load()
+        self._register_tasks()
 
     # ------------------------------------------------------------------ helpers
 
@@ -306,6 +320,21 @@ class Transit:
         target = Path(session.target)
         if target.exists() and not session.overwrite:
             raise web.HTTPError(409, f"{session.name} appeared meanwhile. Overwrite it or cancel.")
+        task = self.app.tasks.submit(
+            TRANSIT_TASK,
+            f"Upload {session.name} through OBS",
+            self._transit_work(session),
+            meta={"name": session.name, "path": session.path, "session": session.id},
+            resume={"session": session.id, "target": session.target},
+        )
+        session.task_id = task.id
+        self._save(session)
+        return task
+
+    def _transit_work(self, session: TransitSession) -> Any:
+        """The pull of a complete transit object into its folder (also when resumed)."""
+        target = Path(session.target)
+        obs = self.obs
 
         async def work(task: Task) -> dict[str, Any]:
             task.update(phase="copying from OBS", done=0, total=session.size)
@@ -313,7 +342,7 @@ class Transit:
             try:
                 await self._pull(task, session.object, target, session.overwrite)
             except asyncio.CancelledError:
-                cancelled = True
+                cancelled = not suspending()
                 raise
             finally:
                 if cancelled:
@@ -331,18 +360,82 @@ class Transit:
             )
             return {"path": self.service.relpath(target), "size": session.size}
 
-        task = self.app.tasks.submit(
-            "upload.transit",
-            f"Upload {session.name} through OBS",
-            work,
-            meta={"name": session.name, "path": session.path, "session": session.id},
-        )
+        return work
+
+    # ------------------------------------------------------------------ after a restart
+
+    def _register_tasks(self) -> None:
+        tasks = self.app.tasks
+        tasks.register(TRANSIT_TASK, resume=self._resume_transit, discard=self._discard_transit)
+        tasks.register(IMPORT_TASK, resume=self._resume_import, discard=self._discard_pull)
+        tasks.register(DOWNLOAD_TASK, resume=self._resume_download, discard=self._discard_download)
+
+    def _resume_transit(self, task: Task) -> Any:
+        session = self.sessions.get(str(task.resume.get("session")))
+        if session is None or not session.completed:
+            raise TaskError(
+                "The transit upload behind this task is gone (expired or cancelled); "
+                "upload the file again.",
+                status=409,
+                reason="gone",
+            )
         session.task_id = task.id
-        return task
+        return self._transit_work(session)
+
+    def pull_temp(self, target: str | Path, task_id: str) -> Path:
+        """The hidden file a pull for ``task_id`` downloads into (next to its target)."""
+        return self.service.temp_path(Path(target), task_id[:12])
+
+    def _remove_pull_leftovers(self, task: Task) -> None:
+        target = task.resume.get("target")
+        if not target:
+            return
+        temp = self.pull_temp(target, task.id)
+        remove_quietly(str(temp))
+        obs = self.app.services.get("obs")
+        if obs is not None and self.available():
+            self.obs.engine.discard_download(temp)
+        else:
+            for suffix in (".ma-download", ".ma-download.json"):
+                remove_quietly(str(temp.with_name(f".{temp.name}{suffix}")))
+
+    async def _discard_transit(self, task: Task) -> None:
+        self._remove_pull_leftovers(task)
+        session = self.sessions.get(str(task.resume.get("session")))
+        if session is not None and self.available():
+            await self._discard(session)
+        elif session is not None:
+            self._forget(session)
+
+    async def _discard_pull(self, task: Task) -> None:
+        self._remove_pull_leftovers(task)
+
+    def _resume_import(self, task: Task) -> Any:
+        data = task.resume
+        if not self.available():
+            raise TaskError("OBS is not available, so the import cannot resume.", status=409)
+        source, target = ObsPath.parse(data["source"]), Path(data["target"])
+        return self._import_work(source, target, bool(data["overwrite"]), int(data["size"]))
+
+    def _resume_download(self, task: Task) -> Any:
+        data = task.resume
+        if not self.available():
+            raise TaskError("OBS is not available, so the download cannot resume.", status=409)
+        local = Path(data["local"])
+        if not local.is_file():
+            raise TaskError(f"{local.name} is gone; nothing to download.", status=409)
+        return self._download_work(local, ObsPath.parse(data["object"]), int(data["expires"]))
+
+    async def _discard_download(self, task: Task) -> None:
+        data = task.resume
+        if not data.get("local") or not self.available():
+            return
+        engine = self.obs.engine
+        await self._run(engine.discard_upload, data["local"], ObsPath.parse(data["object"]))
 
     async def _pull(self, task: Task, obj: str, target: Path, overwrite: bool) -> None:
         """Parallel ranged download of ``obj`` to a hidden temporary name, then rename."""
-        temp = self.service.temp_path(target, task.id[:12])
+        temp = self.pull_temp(target, task.id)
 
         def on_progress(done: int, total: int | None) -> None:
             with contextlib.suppress(Exception):
@@ -408,7 +501,15 @@ class Transit:
                 "Copy it with `ma-cli obs-copy` in Terminal instead.",
             )
         target = self.service.target(path, p.name, overwrite)
+        return self.app.tasks.submit(
+            IMPORT_TASK,
+            f"Import {p.name} from OBS",
+            self._import_work(p, target, overwrite, size),
+            meta={"name": p.name, "path": path.strip("/"), "source": str(p), "size": size},
+            resume={"source": str(p), "target": str(target), "overwrite": overwrite, "size": size},
+        )
 
+    def _import_work(self, p: ObsPath, target: Path, overwrite: bool, size: int) -> Any:
         async def work(task: Task) -> dict[str, Any]:
             task.update(phase="copying from OBS", done=0, total=size)
             await self._pull(task, str(p), target, overwrite)
@@ -420,12 +521,7 @@ class Transit:
             )
             return {"path": self.service.relpath(target), "size": size, "name": p.name}
 
-        return self.app.tasks.submit(
-            "upload.obs",
-            f"Import {p.name} from OBS",
-            work,
-            meta={"name": p.name, "path": path.strip("/"), "source": str(p), "size": size},
-        )
+        return work
 
     # ------------------------------------------------------------------ downloads via OBS
 
@@ -443,12 +539,22 @@ class Transit:
         if not local.is_file():
             raise web.HTTPError(404, f"/{rel} does not exist.")
         folder = await self.transit_folder(transit_path)
-        obs = self.obs
-        size = local.stat().st_size
         expires = self.service.download_link_seconds
+        task_id = uuid.uuid4().hex
+        obj = folder.child(f"download-{task_id[:12]}/{local.name}")
+        return self.app.tasks.submit(
+            DOWNLOAD_TASK,
+            f"Download {local.name} via OBS",
+            self._download_work(local, obj, expires),
+            meta={"name": local.name, "path": rel, "size": local.stat().st_size},
+            resume={"local": str(local), "object": str(obj), "expires": expires},
+        )
+
+    def _download_work(self, local: Path, obj: ObsPath, expires: int) -> Any:
+        obs = self.obs
 
         async def work(task: Task) -> dict[str, Any]:
-            obj = folder.child(f"download-{task.id[:12]}/{local.name}")
+            size = local.stat().st_size
             task.update(phase="copying to OBS", done=0, total=size)
 
             def on_progress(done: int, total: int | None) -> None:
@@ -460,9 +566,7 @@ class Transit:
                 url = obs.presign_get(obj, expires=expires, filename=local.name)
             except ObsError as e:
                 raise TaskError(e.message, status=e.status, reason=e.reason) from e
-            asyncio.get_running_loop().call_later(
-                expires + 60, lambda: asyncio.ensure_future(self._delete_quietly(obj))
-            )
+            self._stage(obj, time.time() + expires + 60)
             return {
                 "url": url,
                 "expires": time.time() + expires,
@@ -471,13 +575,95 @@ class Transit:
                 "object": str(obj),
             }
 
-        return self.app.tasks.submit(
-            "upload.download",
-            f"Download {local.name} via OBS",
-            work,
-            meta={"name": local.name, "path": rel, "size": size},
+        return work
+
+    # ------------------------------------------------------------------ staged download copies
+
+    @property
+    def _staged_file(self) -> Path:
+        return self.state_dir / "staged-downloads.json"
+
+    def _staged(self) -> dict[str, float]:
+        try:
+            data = json.loads(self._staged_file.read_text())
+            return {str(k): float(v) for k, v in data.items()}
+        except (OSError, ValueError, TypeError, AttributeError):
+            return {}
+
+    def _write_staged(self, staged: dict[str, float]) -> None:
+        tmp = self._staged_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(staged))
+        os.replace(tmp, self._staged_file)
+
+    def _stage(self, obj: ObsPath, delete_at: float) -> None:
+        """Remember a staged copy (on disk, so a restart still deletes it) and time its end."""
+        staged = self._staged()
+        staged[str(obj)] = delete_at
+        self._write_staged(staged)
+        self._schedule_unstage(str(obj), delete_at)
+
+    def _schedule_unstage(self, obj: str, delete_at: float) -> None:
+        delay = max(0.0, delete_at - time.time())
+        asyncio.get_running_loop().call_later(
+            delay, lambda: asyncio.ensure_future(self._unstage(obj))
         )
 
-    async def _delete_quietly(self, obj: ObsPath) -> None:
+    async def _unstage(self, obj: str) -> None:
         with contextlib.suppress(Exception):
             await self.obs.delete(obj)
+        staged = self._staged()
+        if staged.pop(obj, None) is not None:
+            self._write_staged(staged)
+
+    async def sweep(self) -> None:
+        """Start-up: drop staged copies past their link's expiry (time the others), and transit
+        objects and multipart uploads that no session can resume any more."""
+        await self.drop_expired()
+        if not self.available():
+            return
+        now = time.time()
+        for obj, delete_at in self._staged().items():
+            if delete_at <= now:
+                await self._unstage(obj)
+            else:
+                self._schedule_unstage(obj, delete_at)
+        await self._sweep_transit_folder(now)
+
+    async def _sweep_transit_folder(self, now: float) -> None:
+        folders = {str(parent_folder(ObsPath.parse(s.object))) for s in self.sessions.values()}
+        obs = self.obs
+        with contextlib.suppress(ObsError):  # the default folder, not created here
+            if obs.transit_path:
+                folders.add(str(ObsPath.parse(obs.transit_path).as_folder()))
+            elif obs.settings.mode == "embedded":
+                folders.add(str(ObsPath(DEFAULT_TRANSIT_BUCKET, "")))
+        for f in sorted(folders):
+            try:
+                await asyncio.get_running_loop().run_in_executor(
+                    None, self._sweep_folder, ObsPath.parse(f), now
+                )
+            except ObsError as e:  # a folder (bucket) that does not exist
+                self.service.log.debug("ma-notebook upload: not sweeping %s: %s", f, e.message)
+
+    def _sweep_folder(self, p: ObsPath, now: float) -> None:
+        """Abort multipart uploads and delete objects of ours in ``p`` older than the window."""
+        live_uploads = {s.upload_id for s in self.sessions.values()}
+        live_objects = {s.object for s in self.sessions.values()}
+        staged = set(self._staged())
+        window = self.service.partial_max_age
+        store = self.obs.store
+        for key, upload_id, initiated in store.list_multipart_uploads(p.bucket, p.key):
+            if upload_id not in live_uploads and now - initiated > window:
+                with contextlib.suppress(ObsError):
+                    store.abort_multipart(p.bucket, key, upload_id)
+        old = []
+        for rel, _size in self.obs.engine.iter_tree(p):
+            obj = str(p.child(rel))
+            if not OUR_TRANSIT_OBJECT.match(rel) or obj in live_objects or obj in staged:
+                continue
+            with contextlib.suppress(ObsError):
+                info = store.head(p.bucket, p.key + rel)
+                if info.last_modified and now - info.last_modified > window:
+                    old.append(p.key + rel)
+        if old:
+            store.delete(p.bucket, old)

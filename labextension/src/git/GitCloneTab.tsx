@@ -130,6 +130,12 @@ function GitClone(props: IGitCloneOptions): JSX.Element {
         );
         if (running) {
           void follow(running);
+          return;
+        }
+        // A clone the server was running when it stopped: offer to discard it.
+        const interrupted = data.tasks.find(t => t.state === 'interrupted');
+        if (interrupted) {
+          setTask(interrupted);
         }
       })
       .catch(() => undefined);
@@ -493,16 +499,33 @@ function GitClone(props: IGitCloneOptions): JSX.Element {
           <div>
             {task.state === 'succeeded'
               ? trans.__('Cloned into /%1', task.result?.path ?? '')
-              : task.state === 'cancelled'
-                ? trans.__('Clone cancelled; nothing was left behind.')
-                : task.state === 'failed'
-                  ? trans.__('Clone failed.')
-                  : `${task.phase || trans.__('Starting')}${
-                      task.percent !== null
-                        ? ` ${Math.round(task.percent)}%`
-                        : ''
-                    }`}
+              : task.state === 'interrupted'
+                ? trans.__(
+                    'The server stopped during this clone of %1; clone it again or discard it.',
+                    task.meta.url ?? ''
+                  )
+                : task.state === 'cancelled'
+                  ? trans.__('Clone cancelled; nothing was left behind.')
+                  : task.state === 'failed'
+                    ? trans.__('Clone failed.')
+                    : `${task.phase || trans.__('Starting')}${
+                        task.percent !== null
+                          ? ` ${Math.round(task.percent)}%`
+                          : ''
+                      }`}
           </div>
+          {task.state === 'interrupted' && (
+            <button
+              className="jp-mod-styled ma-GitClone-discard"
+              onClick={() =>
+                void cancelTask(task.id).then(setTask, e =>
+                  setError((e as Error).message)
+                )
+              }
+            >
+              {trans.__('Discard')}
+            </button>
+          )}
           {running && (
             <progress
               className="ma-GitClone-progress"

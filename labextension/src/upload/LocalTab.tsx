@@ -156,11 +156,20 @@ export function LocalTab(props: ILocalTabProps): JSX.Element {
       queue.add(files, context.path);
     }
   };
-  const [serverTasks] = useTasks('upload.transit');
+  const [serverTasks, followServer] = useTasks('upload.transit');
   const followed = new Set(queue.items.map(i => i.taskId));
-  const detached = serverTasks.filter(
-    t => ['queued', 'running'].includes(t.state) && !followed.has(t.id)
-  );
+  // server pulls this tab does not drive (started before a reload or a server restart);
+  // once shown, a row stays so the outcome of a Resume is seen
+  const shownDetached = React.useRef(new Set<string>());
+  const detached = serverTasks.filter(t => {
+    if (followed.has(t.id)) {
+      return false;
+    }
+    if (['queued', 'running', 'interrupted'].includes(t.state)) {
+      shownDetached.current.add(t.id);
+    }
+    return shownDetached.current.has(t.id);
+  });
   const onTransit = async (item: IUploadItem) => {
     const check = await (queue.transit?.available() ??
       Promise.resolve({ ok: false, reason: 'OBS is off' }));
@@ -249,12 +258,19 @@ export function LocalTab(props: ILocalTabProps): JSX.Element {
       {detached.length ? (
         <div className="ma-Upload-list">
           <div className="ma-Upload-summary">
-            {trans.__('Copying from OBS on the server')}
+            {detached.some(t => t.state === 'interrupted')
+              ? trans.__('Interrupted by a server restart')
+              : trans.__('Copying from OBS on the server')}
           </div>
           <table className="ma-Upload-table">
             <tbody>
               {detached.map(t => (
-                <TaskRow key={t.id} task={t} trans={trans} />
+                <TaskRow
+                  key={t.id}
+                  task={t}
+                  trans={trans}
+                  onChange={followServer}
+                />
               ))}
             </tbody>
           </table>

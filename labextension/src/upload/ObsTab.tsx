@@ -15,7 +15,7 @@ export function ObsTab(props: {
 }): JSX.Element {
   const { context, trans } = props;
   const [path, setPath] = React.useState('');
-  const { tasks, busy, error, conflict, submit, dismiss } = useImport(
+  const { tasks, follow, busy, error, conflict, submit, dismiss } = useImport(
     'upload.obs',
     'upload/obs'
   );
@@ -69,6 +69,7 @@ export function ObsTab(props: {
         tasks={tasks}
         onOverwrite={() => void upload(true)}
         onDismiss={dismiss}
+        onTask={follow}
       />
     </div>
   );

@@ -5,6 +5,7 @@ import {
   cancelTask,
   formatBytes,
   requestAPI,
+  resumeTask,
   watchTask
 } from '../request';
 import { IAddFilesContext, ITask } from '../tokens';
@@ -25,6 +26,7 @@ export function ImportStatus(props: {
   tasks: ITask[];
   onOverwrite: () => void;
   onDismiss: () => void;
+  onTask?: (task: ITask) => void;
 }): JSX.Element {
   const { trans, error, conflict, tasks } = props;
   return (
@@ -47,7 +49,12 @@ export function ImportStatus(props: {
         <table className="ma-Upload-table">
           <tbody>
             {tasks.map(t => (
-              <TaskRow key={t.id} task={t} trans={trans} />
+              <TaskRow
+                key={t.id}
+                task={t}
+                trans={trans}
+                onChange={props.onTask}
+              />
             ))}
           </tbody>
         </table>
@@ -56,12 +63,26 @@ export function ImportStatus(props: {
   );
 }
 
-/** One server task row (URL or OBS import) with progress and Cancel. */
+/**
+ * One server task row (URL or OBS import, transit pull) with progress and Cancel;
+ * an interrupted one (the server stopped meanwhile) offers Resume and Discard.
+ */
 export function TaskRow(props: {
   task: ITask;
   trans: TranslationBundle;
+  /** Called with the task a Resume or Discard answered (to follow it). */
+  onChange?: (task: ITask) => void;
 }): JSX.Element {
   const { task, trans } = props;
+  const [actionError, setActionError] = React.useState('');
+  const act = async (action: (id: string) => Promise<ITask>) => {
+    setActionError('');
+    try {
+      props.onChange?.(await action(task.id));
+    } catch (e) {
+      setActionError((e as Error).message);
+    }
+  };
   let status: React.ReactNode;
   switch (task.state) {
     case 'succeeded':
@@ -72,6 +93,15 @@ export function TaskRow(props: {
       break;
     case 'cancelled':
       status = trans.__('Cancelled');
+      break;
+    case 'interrupted':
+      status = task.total
+        ? trans.__(
+            'Interrupted at %1 of %2',
+            formatBytes(task.done),
+            formatBytes(task.total)
+          )
+        : trans.__('Interrupted');
       break;
     default:
       status = (
@@ -90,6 +120,9 @@ export function TaskRow(props: {
       <td className="ma-Upload-name">{task.meta.name ?? task.title}</td>
       <td className="ma-Upload-status">
         <span className="ma-Upload-state">{status}</span>
+        {actionError ? (
+          <span className="ma-Upload-error">{actionError}</span>
+        ) : null}
       </td>
       <td className="ma-Upload-actions">
         {['queued', 'running'].includes(task.state) ? (
@@ -98,6 +131,22 @@ export function TaskRow(props: {
             onClick={() => void cancelTask(task.id)}
           >
             {trans.__('Cancel')}
+          </button>
+        ) : null}
+        {task.state === 'interrupted' && task.resumable ? (
+          <button
+            className="jp-mod-styled jp-mod-accept ma-Upload-action ma-Upload-resume"
+            onClick={() => void act(resumeTask)}
+          >
+            {trans.__('Resume')}
+          </button>
+        ) : null}
+        {task.state === 'interrupted' ? (
+          <button
+            className="jp-mod-styled ma-Upload-action ma-Upload-discard"
+            onClick={() => void act(cancelTask)}
+          >
+            {trans.__('Discard')}
           </button>
         ) : null}
       </td>
@@ -142,6 +191,7 @@ export function useImport(
   endpoint: string
 ): {
   tasks: ITask[];
+  follow: (task: ITask) => void;
   busy: boolean;
   error: string;
   setError: (message: string) => void;
@@ -174,7 +224,7 @@ export function useImport(
     setConflict(false);
     setError('');
   }, []);
-  return { tasks, busy, error, setError, conflict, submit, dismiss };
+  return { tasks, follow, busy, error, setError, conflict, submit, dismiss };
 }
 
 /** The Remote tab: a URL -> the current folder, name shown before the upload. */
@@ -185,10 +235,8 @@ export function RemoteTab(props: {
   const { context, trans } = props;
   const [url, setUrl] = React.useState('');
   const [probe, setProbe] = React.useState<IProbe | null>(null);
-  const { tasks, busy, error, setError, conflict, submit, dismiss } = useImport(
-    'upload.url',
-    'upload/url'
-  );
+  const { tasks, follow, busy, error, setError, conflict, submit, dismiss } =
+    useImport('upload.url', 'upload/url');
   React.useEffect(() => {
     setProbe(null);
     dismiss();
@@ -253,6 +301,7 @@ export function RemoteTab(props: {
         tasks={tasks}
         onOverwrite={() => void upload(true)}
         onDismiss={dismiss}
+        onTask={follow}
       />
     </div>
   );
