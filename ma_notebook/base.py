@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+import types
+import typing
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
@@ -23,6 +25,7 @@ AUTH_RESOURCE = "ma_notebook"
 MAX_MESSAGE = 1000
 
 M = TypeVar("M", bound=BaseModel)
+UNIONS = (typing.Union, types.UnionType)
 
 
 def http_error(e: Exception) -> web.HTTPError | None:
@@ -39,7 +42,44 @@ def _cap(message: str) -> str:
     return message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE] + "…"
 
 
-class MaAPIHandler(ExtensionHandlerMixin, APIHandler):
+if TYPE_CHECKING:
+    _HandlerBase = web.RequestHandler
+else:
+    _HandlerBase = object
+
+
+class ErrorShapeMixin(_HandlerBase):
+    """One error answer for every handler: domain errors mapped, JSON ``{message, reason}``."""
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        # Domain errors raised by services become their 4xx answer in one place.
+        mapped = http_error(e) if isinstance(e, Exception) else None
+        if mapped is not None:
+            if self._finished:
+                return
+            try:
+                raise mapped from e
+            except web.HTTPError:
+                self.send_error(mapped.status_code, exc_info=sys.exc_info())
+            return
+        super()._handle_request_exception(e)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """The one JSON error shape: ``{message, reason}``; never a traceback, never a huge echo."""
+        exc_info = kwargs.get("exc_info")
+        e = exc_info[1] if exc_info else None
+        if isinstance(e, web.HTTPError):
+            message = e.log_message % e.args if e.log_message and e.args else e.log_message
+            reply = {"message": _cap(message or self._reason), "reason": e.reason}
+        elif status_code >= 500 and e is not None:
+            reply = {"message": "Internal error: see the server log.", "reason": None}
+        else:
+            reply = {"message": self._reason, "reason": None}
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(reply))
+
+
+class MaAPIHandler(ErrorShapeMixin, ExtensionHandlerMixin, APIHandler):
     """Base for every ma-notebook REST handler: JSON in and out, one auth resource."""
 
     auth_resource = AUTH_RESOURCE
@@ -81,48 +121,30 @@ class MaAPIHandler(ExtensionHandlerMixin, APIHandler):
         for key, values in self.request.query_arguments.items():
             if key in IGNORED_QUERY:
                 continue
-            if len(values) > 1:
+            repeatable = key in model.model_fields and is_list_field(model, key)
+            if len(values) > 1 and not repeatable:
                 raise web.HTTPError(400, f"Query argument {quote(key)} is given more than once.")
             try:
-                data[key] = values[0].decode("utf-8")
+                texts = [v.decode("utf-8") for v in values]
             except UnicodeDecodeError:
                 raise web.HTTPError(
                     400, f"Query argument {quote(key)} is not valid UTF-8."
                 ) from None
+            data[key] = texts if repeatable else texts[0]
         return parse_model(model, data, "query")
-
-    def _handle_request_exception(self, e: BaseException) -> None:
-        # Domain errors raised by services become their 4xx answer in one place.
-        mapped = http_error(e) if isinstance(e, Exception) else None
-        if mapped is not None:
-            if self._finished:
-                return
-            try:
-                raise mapped from e
-            except web.HTTPError:
-                self.send_error(mapped.status_code, exc_info=sys.exc_info())
-            return
-        super()._handle_request_exception(e)
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        """The one JSON error shape: ``{message, reason}``; never a traceback, never a huge echo."""
-        exc_info = kwargs.get("exc_info")
-        e = exc_info[1] if exc_info else None
-        if isinstance(e, web.HTTPError):
-            message = e.log_message % e.args if e.log_message and e.args else e.log_message
-            reply = {"message": _cap(message or self._reason), "reason": e.reason}
-        elif status_code >= 500 and e is not None:
-            reply = {"message": "Internal error: see the server log.", "reason": None}
-        else:
-            reply = {"message": self._reason, "reason": None}
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(reply))
 
     def write_json(self, data: Any, status: int = 200) -> None:
         """Send ``data`` as JSON with the given status."""
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(data, default=str))
+
+
+def is_list_field(model: type[BaseModel], name: str) -> bool:
+    """Whether a query model's field takes a list (the argument may repeat: ?tag=a&tag=b)."""
+    annotation = model.model_fields[name].annotation
+    candidates = typing.get_args(annotation) if typing.get_origin(annotation) in UNIONS else ()
+    return any(typing.get_origin(a) is list for a in (annotation, *candidates))
 
 
 async def require_authorized(handler: JupyterHandler, action: str, message: str = "") -> None:

@@ -15,7 +15,9 @@ from typing import Any
 
 from traitlets import Bool, Float, Integer, Unicode
 
+from ..api import quote
 from ..capability import Capability
+from ..paths import allow_hidden, resolve_path
 from ..tasks import Task, TaskError
 from .gitcmd import (
     Credential,
@@ -141,15 +143,12 @@ class GitService(Capability):
 
     def destination(self, path: str, name: str) -> Path:
         """The clone's folder under the server root, or 400 when it would leave it."""
-        root = self.root()
-        rel = (path or "").strip("/")
         if not FOLDER_NAME.match(name or "") or name in (".", ".."):
-            raise TaskError(f"{name!r} is not a valid folder name: use a name without slashes.")
-        parent = (root / rel).resolve()
-        if parent != root and root not in parent.parents:
-            raise TaskError(f"Folder {path!r} is outside the workspace.", status=400)
+            raise TaskError(f"{quote(name)} is not a valid folder name: use one without slashes.")
+        hidden_ok = allow_hidden(self.app.serverapp)
+        parent = resolve_path(self.root(), path or "", hidden_ok=hidden_ok, kind="folder")
         if not parent.is_dir():
-            raise TaskError(f"Folder {path!r} does not exist.", status=404, reason="no_folder")
+            raise TaskError(f"Folder {quote(path)} does not exist.", status=404, reason="no_folder")
         return parent / name
 
     # ------------------------------------------------------------------ branches
