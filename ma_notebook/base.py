@@ -48,55 +48,8 @@ else:
     _HandlerBase = object
 
 
-class ErrorShapeMixin(_HandlerBase):
-    """One error answer for every handler: domain errors mapped, JSON ``{message, reason}``."""
-
-    def _handle_request_exception(self, e: BaseException) -> None:
-        # Domain errors raised by services become their 4xx answer in one place.
-        mapped = http_error(e) if isinstance(e, Exception) else None
-        if mapped is not None:
-            if self._finished:
-                return
-            try:
-                raise mapped from e
-            except web.HTTPError:
-                self.send_error(mapped.status_code, exc_info=sys.exc_info())
-            return
-        super()._handle_request_exception(e)
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        """The one JSON error shape: ``{message, reason}``; never a traceback, never a huge echo."""
-        exc_info = kwargs.get("exc_info")
-        e = exc_info[1] if exc_info else None
-        if isinstance(e, web.HTTPError):
-            message = e.log_message % e.args if e.log_message and e.args else e.log_message
-            reply = {"message": _cap(message or self._reason), "reason": e.reason}
-        elif status_code >= 500 and e is not None:
-            reply = {"message": "Internal error: see the server log.", "reason": None}
-        else:
-            reply = {"message": self._reason, "reason": None}
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(reply))
-
-
-class MaAPIHandler(ErrorShapeMixin, ExtensionHandlerMixin, APIHandler):
-    """Base for every ma-notebook REST handler: JSON in and out, one auth resource."""
-
-    auth_resource = AUTH_RESOURCE
-
-    @property
-    def ma_app(self) -> MaNotebookApp:
-        """The running ma-notebook extension app."""
-        return self.extensionapp  # type: ignore[return-value]
-
-    def service(self, name: str) -> Any:
-        """The capability service registered under ``name``."""
-        try:
-            return self.ma_app.services[name]
-        except KeyError as e:
-            raise web.HTTPError(
-                404, f"The '{name}' capability is not enabled on this server."
-            ) from e
+class EndpointMixin(_HandlerBase):
+    """What ``@endpoint`` needs: request parsing, domain errors mapped, one JSON error shape."""
 
     def json_body(self) -> dict[str, Any]:
         """The request body as a JSON object, or 400 explaining what was wrong."""
@@ -138,6 +91,53 @@ class MaAPIHandler(ErrorShapeMixin, ExtensionHandlerMixin, APIHandler):
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(data, default=str))
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        # Domain errors raised by services become their 4xx answer in one place.
+        mapped = http_error(e) if isinstance(e, Exception) else None
+        if mapped is not None:
+            if self._finished:
+                return
+            try:
+                raise mapped from e
+            except web.HTTPError:
+                self.send_error(mapped.status_code, exc_info=sys.exc_info())
+            return
+        super()._handle_request_exception(e)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """The one JSON error shape: ``{message, reason}``; never a traceback, never a huge echo."""
+        exc_info = kwargs.get("exc_info")
+        e = exc_info[1] if exc_info else None
+        if isinstance(e, web.HTTPError):
+            message = e.log_message % e.args if e.log_message and e.args else e.log_message
+            reply = {"message": _cap(message or self._reason), "reason": e.reason}
+        elif status_code >= 500 and e is not None:
+            reply = {"message": "Internal error: see the server log.", "reason": None}
+        else:
+            reply = {"message": self._reason, "reason": None}
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(reply))
+
+
+class MaAPIHandler(EndpointMixin, ExtensionHandlerMixin, APIHandler):
+    """Base for every ma-notebook REST handler: JSON in and out, one auth resource."""
+
+    auth_resource = AUTH_RESOURCE
+
+    @property
+    def ma_app(self) -> MaNotebookApp:
+        """The running ma-notebook extension app."""
+        return self.extensionapp  # type: ignore[return-value]
+
+    def service(self, name: str) -> Any:
+        """The capability service registered under ``name``."""
+        try:
+            return self.ma_app.services[name]
+        except KeyError as e:
+            raise web.HTTPError(
+                404, f"The '{name}' capability is not enabled on this server."
+            ) from e
 
 
 def is_list_field(model: type[BaseModel], name: str) -> bool:

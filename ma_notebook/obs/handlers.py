@@ -11,7 +11,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
 from ..api import endpoint
-from ..base import AUTH_RESOURCE, ErrorShapeMixin, MaAPIHandler, api_path, require_authorized
+from ..base import AUTH_RESOURCE, EndpointMixin, MaAPIHandler, api_path, require_authorized
 from ..tasks.handlers import TaskModel
 from .models import (
     BucketCreated,
@@ -99,7 +99,7 @@ _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 @web.stream_request_body
-class StoreObjectHandler(ErrorShapeMixin, ExtensionHandlerMixin, JupyterHandler):
+class StoreObjectHandler(EndpointMixin, ExtensionHandlerMixin, JupyterHandler):
     """The embedded store over HTTP: GET (with Range) and PUT of multipart parts.
 
     A request is allowed when it carries a valid, unexpired HMAC signature from the server's

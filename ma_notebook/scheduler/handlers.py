@@ -3,7 +3,6 @@ answered with proper 400/404 statuses (upstream answers 500 and saves bad defini
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ from sqlalchemy.exc import NoResultFound
 from tornado import web
 
 from ..api import ApiError, endpoint, quote
-from ..base import ErrorShapeMixin, MaAPIHandler, api_path
+from ..base import EndpointMixin, MaAPIHandler, api_path
 from ..paths import allow_hidden, resolve_path
 from .cron import normalize_cron
 from .models import (
@@ -116,7 +115,7 @@ def _sort(values: list[str]) -> list[SortField]:
     return fields or [DEFAULT_SORT]
 
 
-class SchedulerHandler(ErrorShapeMixin, JobHandlersMixin, ExtensionHandlerMixin, APIHandler):
+class SchedulerHandler(EndpointMixin, JobHandlersMixin, ExtensionHandlerMixin, APIHandler):
     """Base of our versions of jupyter-scheduler's routes: its errors mapped in one place."""
 
     auth_resource = "scheduler"
@@ -146,12 +145,6 @@ class SchedulerHandler(ErrorShapeMixin, JobHandlersMixin, ExtensionHandlerMixin,
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(model.json(exclude_none=True))
-
-    def write_json(self, data: Any, status: int = 200) -> None:
-        """Send ``data`` as JSON with the given status."""
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(data, default=str))
 
     def no_content(self) -> None:
         """Answer 204."""
