@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 export PATH := $(BIN):$(PATH)
 
 # Debian packages the tests drive as real peers (browser, git server, ...).
-SYSTEM_PACKAGES ?= chromium git
+SYSTEM_PACKAGES ?= chromium git iproute2
 
 .PHONY: help run test setup frontend lint test-python system-deps clean
 

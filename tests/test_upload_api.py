@@ -190,6 +190,29 @@ async def test_url_import_takes_the_name_from_content_disposition(api, file_serv
     assert probe["name"] == "report 2024.csv"
 
 
+async def test_filename_star_wins_over_filename_as_rfc_6266_says(api, file_server):
+    _status, probe = await api(
+        "upload/url/probe", method="POST", body={"url": f"{file_server.url}/both-names"}
+    )
+    assert probe["name"] == "résumé 文件.txt"
+
+
+async def test_a_put_behind_the_server_offset_is_409_and_keeps_the_bytes(api, jp_root_dir):
+    data = b"0123456789"
+    status, session = await start(api, "behind.bin", len(data))
+    sid = session["id"]
+    status, part = await put(api, sid, data[:6])
+    assert (status, part["offset"]) == (200, 6)
+    status, err = await put(api, sid, b"XXXX", offset=2)
+    assert status == 409, err
+    assert "has 6 bytes" in err["message"]
+    _, info = await api(f"upload/sessions/{sid}")
+    assert info["offset"] == 6
+    status, done = await put(api, sid, data[6:], offset=6)
+    assert done["complete"] is True
+    assert (jp_root_dir / "behind.bin").read_bytes() == data
+
+
 @pytest.mark.parametrize(
     "url",
     [

@@ -18,6 +18,8 @@ from ..api import (
 
 #: obs://bucket/key, or (for copies) a file-browser path.
 ObsPathText = Annotated[str, Field(max_length=MAX_PATH), AfterValidator(no_control)]
+#: obs://bucket/key in a query string (object keys are at most 1024 bytes).
+ObsQueryPath = Annotated[str, Field(max_length=1100), AfterValidator(no_control)]
 
 
 class BucketRequest(RequestModel):
@@ -56,9 +58,9 @@ class BucketList(ResponseModel):
 class ListQuery(QueryModel):
     """One page of a folder."""
 
-    path: ObsPathText = Field("obs://", description="obs://bucket/folder/ (obs:// lists buckets).")
+    path: ObsQueryPath = Field("obs://", description="obs://bucket/folder/ (obs:// lists buckets).")
     limit: int = Field(100, ge=1, le=1000, description="Entries per page (1-1000).")
-    cursor: ObsPathText | None = Field(None, description="next_cursor of the previous page.")
+    cursor: ObsQueryPath | None = Field(None, description="next_cursor of the previous page.")
     filter: Label = Field("", description="Only names containing this text.")
 
 
@@ -73,7 +75,7 @@ class FolderPage(ResponseModel):
 class StatQuery(QueryModel):
     """A file or folder to describe."""
 
-    path: ObsPathText = Field(min_length=1, description="obs://bucket/key")
+    path: ObsQueryPath = Field(min_length=1, description="obs://bucket/key")
 
 
 class CopyRequest(RequestModel):

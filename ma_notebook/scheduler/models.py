@@ -71,6 +71,10 @@ ParamValue = int | float | bool | Annotated[str, Field(max_length=4096)]
 Params = Annotated[dict[Label, ParamValue], Field(max_length=200)]
 StrParams = Annotated[dict[Label, Annotated[str, Field(max_length=4096)]], Field(max_length=200)]
 Tags = Annotated[list[Label], Field(max_length=100)]
+#: A job or definition id (a UUID); also bounds query strings under tornado's header limit.
+JobId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+#: Tags in a query string (each value travels in the URL).
+QueryTags = Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=10)]
 
 _HOSTILE_JOBS: list[Any] = [
     {},
@@ -170,10 +174,10 @@ class RunRequest(RequestModel):
 class JobsQuery(QueryModel):
     """Filters of the job list."""
 
-    job_definition_id: Label | None = None
+    job_definition_id: JobId | None = None
     status: Status | None = None
     name: Label | None = None
-    tags: Tags = []
+    tags: QueryTags = []
     start_time: int | None = Field(None, ge=0, le=10**14)
     sort_by: Annotated[list[SortBy], Field(max_length=8)] = []
     max_items: int = Field(1000, ge=1, le=1000)
@@ -184,7 +188,7 @@ class DefinitionsQuery(QueryModel):
     """Filters of the job definition list."""
 
     name: Label | None = None
-    tags: Tags = []
+    tags: QueryTags = []
     create_time: int | None = Field(None, ge=0, le=10**14)
     sort_by: Annotated[list[SortBy], Field(max_length=8)] = []
     max_items: int = Field(1000, ge=1, le=1000)
@@ -200,7 +204,7 @@ class CountQuery(QueryModel):
 class BatchDeleteQuery(QueryModel):
     """Jobs to delete."""
 
-    job_id: Annotated[list[Label], Field(min_length=1, max_length=1000)]
+    job_id: Annotated[list[JobId], Field(min_length=1, max_length=100)]
 
 
 class DownloadQuery(QueryModel):
