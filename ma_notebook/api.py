@@ -88,18 +88,36 @@ def check_relpath(value: str) -> str:
     return value
 
 
+#: What the document says of strings without control characters (the validators decide).
+_PRINTABLE = {"pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]*$"}
+_NAME = {"pattern": "^[^/\\x00-\\x1f\\x7f-\\x9f]+$"}
+
 #: A single file, folder or object name.
-Name = Annotated[str, Field(max_length=MAX_NAME_BYTES), AfterValidator(check_name)]
+Name = Annotated[
+    str, Field(max_length=MAX_NAME_BYTES, json_schema_extra=_NAME), AfterValidator(check_name)
+]
 #: A URL (scheme checks are the capability's; this caps length and refuses control characters).
-Url = Annotated[str, Field(min_length=1, max_length=MAX_URL), AfterValidator(no_control)]
+Url = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_URL, json_schema_extra=_PRINTABLE),
+    AfterValidator(no_control),
+]
 #: A path relative to the file browser's root ('' is the root); resolve it with ma_notebook.paths.
-RelPath = Annotated[str, Field(max_length=MAX_PATH), AfterValidator(check_relpath)]
+RelPath = Annotated[
+    str, Field(max_length=MAX_PATH, json_schema_extra=_PRINTABLE), AfterValidator(check_relpath)
+]
 #: Free text on one line.
-Text = Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(no_control)]
+Text = Annotated[
+    str, Field(max_length=MAX_TEXT, json_schema_extra=_PRINTABLE), AfterValidator(no_control)
+]
 #: A secret (token, password): capped, never echoed back.
-Secret = Annotated[str, Field(max_length=MAX_URL), AfterValidator(no_control)]
+Secret = Annotated[
+    str, Field(max_length=MAX_URL, json_schema_extra=_PRINTABLE), AfterValidator(no_control)
+]
 #: A short one-line label (user name, branch, tool, identifier): at most 255 characters.
-Label = Annotated[str, Field(max_length=MAX_NAME_BYTES), AfterValidator(no_control)]
+Label = Annotated[
+    str, Field(max_length=MAX_NAME_BYTES, json_schema_extra=_PRINTABLE), AfterValidator(no_control)
+]
 
 #: Hostile values the fuzzing gate starts from (each model's ``examples`` use them).
 HOSTILE = {

@@ -163,27 +163,3 @@ async def require_authorized(handler: JupyterHandler, action: str, message: str 
 def api_path(*parts: str) -> str:
     """The URL pattern for a route under the ma-notebook API prefix."""
     return "/".join([API_PREFIX, *(p.strip("/") for p in parts if p)])
-
-
-def int_arg(
-    handler: web.RequestHandler,
-    name: str,
-    default: int | None = None,
-    minimum: int | None = None,
-    maximum: int | None = None,
-) -> int | None:
-    """A query argument as an integer in range, or 400 naming the argument."""
-    raw = handler.get_query_argument(name, None)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as e:
-        raise web.HTTPError(
-            400, f"Query argument '{name}' must be an integer, got {quote(raw)}."
-        ) from e
-    if minimum is not None and value < minimum:
-        raise web.HTTPError(400, f"Query argument '{name}' must be at least {minimum}.")
-    if maximum is not None and value > maximum:
-        raise web.HTTPError(400, f"Query argument '{name}' must be at most {maximum}.")
-    return value

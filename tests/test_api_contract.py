@@ -59,7 +59,7 @@ def test_every_jupyter_scheduler_route_is_overridden():
 
 # ---------------------------------------------------------------- the fuzzing gate
 
-FUZZ_SECONDS = int(os.environ.get("MA_FUZZ_SECONDS", "240"))
+FUZZ_SECONDS = int(os.environ.get("MA_FUZZ_SECONDS", "180"))
 STATUS_PROBE_LIMIT = 1.0
 
 
