@@ -72,8 +72,8 @@ class EndpointMixin(_HandlerBase):
         """The query string validated as ``model``, or 400 naming each bad argument."""
         data: dict[str, Any] = {}
         for key, values in self.request.query_arguments.items():
-            if key in IGNORED_QUERY:
-                continue
+            if key in IGNORED_QUERY or (key.isdigit() and values == [b""]):
+                continue  # Jupyter's own arguments; JupyterLab's cache-busting ?<timestamp>
             repeatable = key in model.model_fields and is_list_field(model, key)
             if len(values) > 1 and not repeatable:
                 raise web.HTTPError(400, f"Query argument {quote(key)} is given more than once.")

@@ -121,3 +121,11 @@ async def test_bad_query_is_a_400_with_one_error_shape(api):
     status, data = await api("tasks", params={"bogus": "x" * 3000})
     assert status == 400
     assert len(data["message"]) < 400
+
+
+async def test_jupyterlabs_cache_busting_argument_is_not_an_unknown_field(api):
+    # ServerConnection.makeRequest appends ?<timestamp> to every GET.
+    status, data = await api("tasks", params={"kind": "git-clone", "1796138140411": ""})
+    assert status == 200, data
+    status, data = await api("events", params={"type": "x", "1796138140411": ""})
+    assert status == 200, data

@@ -171,7 +171,14 @@ class RunRequest(RequestModel):
     parameters: StrParams | None = None
 
 
-class JobsQuery(QueryModel):
+class UpstreamQuery(QueryModel):
+    """A query of a jupyter-scheduler route: unknown arguments are ignored, as upstream does
+    (its frontend adds a cache-busting ``?<timestamp>``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class JobsQuery(UpstreamQuery):
     """Filters of the job list."""
 
     job_definition_id: JobId | None = None
@@ -184,7 +191,7 @@ class JobsQuery(QueryModel):
     next_token: Token | None = None
 
 
-class DefinitionsQuery(QueryModel):
+class DefinitionsQuery(UpstreamQuery):
     """Filters of the job definition list."""
 
     name: Label | None = None
@@ -195,19 +202,19 @@ class DefinitionsQuery(QueryModel):
     next_token: Token | None = None
 
 
-class CountQuery(QueryModel):
+class CountQuery(UpstreamQuery):
     """Jobs of which status to count."""
 
     status: Status = "IN_PROGRESS"
 
 
-class BatchDeleteQuery(QueryModel):
+class BatchDeleteQuery(UpstreamQuery):
     """Jobs to delete."""
 
     job_id: Annotated[list[JobId], Field(min_length=1, max_length=100)]
 
 
-class DownloadQuery(QueryModel):
+class DownloadQuery(UpstreamQuery):
     """Copy a job's files into the workspace again."""
 
     redownload: Literal["true", "false", "True", "False", "1", "0", ""] = ""
