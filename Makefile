@@ -13,7 +13,7 @@ export PATH := $(BIN):$(PATH)
 
 # Debian packages the tests drive as real peers (browser, git server, ...).
 # docker.io/debootstrap/docker-registry: notebook images (tests start dockerd when none runs).
-SYSTEM_PACKAGES ?= chromium git openssh-server putty-tools docker.io debootstrap docker-registry rclone fuse3 s3fs xfsprogs
+SYSTEM_PACKAGES ?= chromium git openssh-server putty-tools docker.io debootstrap docker-registry rclone fuse3 s3fs xfsprogs iproute2
 
 .PHONY: help run test setup frontend lint test-js test-python system-deps clean
 

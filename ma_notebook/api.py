@@ -88,16 +88,47 @@ def check_relpath(value: str) -> str:
     return value
 
 
+#: What the document says of strings without control characters (the validators decide).
+_PRINTABLE = {"pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]*$"}
+_NAME = {"pattern": "^[^/\\x00-\\x1f\\x7f-\\x9f]+$"}
+
 #: A single file, folder or object name.
-Name = Annotated[str, Field(max_length=MAX_NAME_BYTES), AfterValidator(check_name)]
+Name = Annotated[
+    str, Field(max_length=MAX_NAME_BYTES, json_schema_extra=_NAME), AfterValidator(check_name)
+]
 #: A URL (scheme checks are the capability's; this caps length and refuses control characters).
-Url = Annotated[str, Field(min_length=1, max_length=MAX_URL), AfterValidator(no_control)]
+Url = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_URL, json_schema_extra=_PRINTABLE),
+    AfterValidator(no_control),
+]
 #: A path relative to the file browser's root ('' is the root); resolve it with ma_notebook.paths.
-RelPath = Annotated[str, Field(max_length=MAX_PATH), AfterValidator(check_relpath)]
+RelPath = Annotated[
+    str, Field(max_length=MAX_PATH, json_schema_extra=_PRINTABLE), AfterValidator(check_relpath)
+]
 #: Free text on one line.
-Text = Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(no_control)]
+Text = Annotated[
+    str, Field(max_length=MAX_TEXT, json_schema_extra=_PRINTABLE), AfterValidator(no_control)
+]
 #: A secret (token, password): capped, never echoed back.
-Secret = Annotated[str, Field(max_length=MAX_URL), AfterValidator(no_control)]
+Secret = Annotated[
+    str, Field(max_length=MAX_URL, json_schema_extra=_PRINTABLE), AfterValidator(no_control)
+]
+#: A short one-line label (user name, branch, tool, identifier): at most 255 characters.
+Label = Annotated[
+    str, Field(max_length=MAX_NAME_BYTES, json_schema_extra=_PRINTABLE), AfterValidator(no_control)
+]
+
+#: Hostile values the fuzzing gate starts from (each model's ``examples`` use them).
+HOSTILE = {
+    "huge": "x" * 100_000,
+    "nul": "a\x00b",
+    "dotdot": "../../etc",
+    "absolute": "/etc/hostname",
+    "false": "false",
+    "unicode": "r\u00e9sum\u00e9-\u6587\u4ef6-\U0001f600",
+    "newline": "a\nb",
+}
 
 
 class RequestModel(BaseModel):
@@ -136,10 +167,19 @@ def validation_message(e: ValidationError, what: str = "request body") -> str:
     parts = []
     for err in e.errors(include_input=False, include_url=False)[:3]:
         loc = ".".join(str(p) for p in err.get("loc", ()) if p != "__root__")
+        loc = quote(loc)[1:-1]  # a key can be user input (unknown fields, dict keys)
         msg = str(err.get("msg", "invalid"))
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
-        parts.append(f"'{loc}': {msg}" if loc else msg)
+        kind = err.get("type")
+        if kind == "missing":
+            parts.append(f"'{loc}' is required")
+        elif kind == "string_too_short" and err.get("ctx", {}).get("min_length") == 1:
+            parts.append(f"'{loc}' must not be empty")
+        elif kind == "extra_forbidden":
+            parts.append(f"Unknown field '{loc}' (not part of this request)")
+        else:
+            parts.append(f"'{loc}': {msg}" if loc else msg)
     more = len(e.errors()) - len(parts)
     text = "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
     return f"Invalid {what}: {text}."

@@ -128,6 +128,13 @@ class MaNotebookApp(ExtensionApp):
         self.events.record("StopNotebook", "Major", "The notebook server has been stopped.")
         self.events.close()
 
+    def api_routes(self) -> list[tuple[Any, ...]]:
+        """Every REST route of ma-notebook: its own handlers and routes services installed."""
+        routes = list(self.handlers)
+        for service in self.services.values():
+            routes.extend(getattr(service, "api_routes", []))
+        return routes
+
     def capabilities_info(self) -> dict[str, Any]:
         """What each capability can do on this machine, for GET /ma-notebook/api/info."""
         info: dict[str, Any] = {"events": {"available": True}, "tasks": {"available": True}}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+import types
+import typing
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
@@ -23,6 +25,7 @@ AUTH_RESOURCE = "ma_notebook"
 MAX_MESSAGE = 1000
 
 M = TypeVar("M", bound=BaseModel)
+UNIONS = (typing.Union, types.UnionType)
 
 
 def http_error(e: Exception) -> web.HTTPError | None:
@@ -39,24 +42,14 @@ def _cap(message: str) -> str:
     return message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE] + "…"
 
 
-class MaAPIHandler(ExtensionHandlerMixin, APIHandler):
-    """Base for every ma-notebook REST handler: JSON in and out, one auth resource."""
+if TYPE_CHECKING:
+    _HandlerBase = web.RequestHandler
+else:
+    _HandlerBase = object
 
-    auth_resource = AUTH_RESOURCE
 
-    @property
-    def ma_app(self) -> MaNotebookApp:
-        """The running ma-notebook extension app."""
-        return self.extensionapp  # type: ignore[return-value]
-
-    def service(self, name: str) -> Any:
-        """The capability service registered under ``name``."""
-        try:
-            return self.ma_app.services[name]
-        except KeyError as e:
-            raise web.HTTPError(
-                404, f"The '{name}' capability is not enabled on this server."
-            ) from e
+class EndpointMixin(_HandlerBase):
+    """What ``@endpoint`` needs: request parsing, domain errors mapped, one JSON error shape."""
 
     def json_body(self) -> dict[str, Any]:
         """The request body as a JSON object, or 400 explaining what was wrong."""
@@ -80,16 +73,24 @@ class MaAPIHandler(ExtensionHandlerMixin, APIHandler):
         data: dict[str, Any] = {}
         for key, values in self.request.query_arguments.items():
             if key in IGNORED_QUERY or (key.isdigit() and values == [b""]):
-                continue  # Jupyter's own, and the cache-busting number JupyterLab appends
-            if len(values) > 1:
+                continue  # Jupyter's own arguments; JupyterLab's cache-busting ?<timestamp>
+            repeatable = key in model.model_fields and is_list_field(model, key)
+            if len(values) > 1 and not repeatable:
                 raise web.HTTPError(400, f"Query argument {quote(key)} is given more than once.")
             try:
-                data[key] = values[0].decode("utf-8")
+                texts = [v.decode("utf-8") for v in values]
             except UnicodeDecodeError:
                 raise web.HTTPError(
                     400, f"Query argument {quote(key)} is not valid UTF-8."
                 ) from None
+            data[key] = texts if repeatable else texts[0]
         return parse_model(model, data, "query")
+
+    def write_json(self, data: Any, status: int = 200) -> None:
+        """Send ``data`` as JSON with the given status."""
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(data, default=str))
 
     def _handle_request_exception(self, e: BaseException) -> None:
         # Domain errors raised by services become their 4xx answer in one place.
@@ -118,11 +119,32 @@ class MaAPIHandler(ExtensionHandlerMixin, APIHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(reply))
 
-    def write_json(self, data: Any, status: int = 200) -> None:
-        """Send ``data`` as JSON with the given status."""
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(data, default=str))
+
+class MaAPIHandler(EndpointMixin, ExtensionHandlerMixin, APIHandler):
+    """Base for every ma-notebook REST handler: JSON in and out, one auth resource."""
+
+    auth_resource = AUTH_RESOURCE
+
+    @property
+    def ma_app(self) -> MaNotebookApp:
+        """The running ma-notebook extension app."""
+        return self.extensionapp  # type: ignore[return-value]
+
+    def service(self, name: str) -> Any:
+        """The capability service registered under ``name``."""
+        try:
+            return self.ma_app.services[name]
+        except KeyError as e:
+            raise web.HTTPError(
+                404, f"The '{name}' capability is not enabled on this server."
+            ) from e
+
+
+def is_list_field(model: type[BaseModel], name: str) -> bool:
+    """Whether a query model's field takes a list (the argument may repeat: ?tag=a&tag=b)."""
+    annotation = model.model_fields[name].annotation
+    candidates = typing.get_args(annotation) if typing.get_origin(annotation) in UNIONS else ()
+    return any(typing.get_origin(a) is list for a in (annotation, *candidates))
 
 
 async def require_authorized(handler: JupyterHandler, action: str, message: str = "") -> None:
@@ -141,27 +163,3 @@ async def require_authorized(handler: JupyterHandler, action: str, message: str 
 def api_path(*parts: str) -> str:
     """The URL pattern for a route under the ma-notebook API prefix."""
     return "/".join([API_PREFIX, *(p.strip("/") for p in parts if p)])
-
-
-def int_arg(
-    handler: web.RequestHandler,
-    name: str,
-    default: int | None = None,
-    minimum: int | None = None,
-    maximum: int | None = None,
-) -> int | None:
-    """A query argument as an integer in range, or 400 naming the argument."""
-    raw = handler.get_query_argument(name, None)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as e:
-        raise web.HTTPError(
-            400, f"Query argument '{name}' must be an integer, got {quote(raw)}."
-        ) from e
-    if minimum is not None and value < minimum:
-        raise web.HTTPError(400, f"Query argument '{name}' must be at least {minimum}.")
-    if maximum is not None and value > maximum:
-        raise web.HTTPError(400, f"Query argument '{name}' must be at most {maximum}.")
-    return value

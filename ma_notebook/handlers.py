@@ -44,7 +44,7 @@ class OpenAPIHandler(MaAPIHandler):
     @authorized
     @endpoint(raw_response="application/json", summary="This API's OpenAPI document")
     async def get(self) -> None:
-        self.write_json(openapi_document(self.ma_app.handlers, version=__version__))
+        self.write_json(openapi_document(self.ma_app.api_routes(), version=__version__))
 
 
 default_handlers = [

@@ -46,6 +46,14 @@ class _FileServerHandler(BaseHTTPRequestHandler):
                 b"a,b\n1,2\n",
                 {"Content-Disposition": "attachment; filename*=UTF-8''report%202024.csv"},
             )
+        elif path == "/both-names":
+            self._send_file(
+                b"x",
+                {
+                    "Content-Disposition": 'attachment; filename="plain-ascii.txt"; '
+                    "filename*=UTF-8''r%C3%A9sum%C3%A9%20%E6%96%87%E4%BB%B6.txt"
+                },
+            )
         elif path == "/go":
             self._redirect("/files/data.bin")
         elif path == "/to-metadata":

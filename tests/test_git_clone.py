@@ -264,7 +264,7 @@ async def test_missing_repository_and_branch_are_reported(api, ma_app, git_serve
 @pytest.mark.parametrize(
     ("url", "fragment"),
     [
-        ("", "Enter the repository URL"),
+        ("", "'url' must not be empty"),
         ("file:///etc", "file:// URLs are disabled"),
         ("/srv/repo.git", "is not a repository URL"),
         ("ext::sh -c touch% /tmp/pwned", "remove spaces"),
@@ -286,15 +286,30 @@ async def test_link_local_metadata_hosts_are_refused(api):
     assert status == 403 and data["reason"] == "forbidden_host", data
 
 
+async def test_overwrite_as_the_string_false_is_400_and_keeps_the_folder(
+    api, public_url, jp_root_dir
+):
+    existing = jp_root_dir / "keep"
+    existing.mkdir()
+    (existing / "work.txt").write_text("precious")
+    body = {"url": public_url, "name": "keep", "overwrite": "false"}
+    status, data = await api("git/clone", method="POST", body=body)
+    assert status == 400, data
+    assert "'overwrite'" in data["message"]
+    _, tasks = await api("tasks", params={"kind": "git-clone"})
+    assert tasks["tasks"] == []
+    assert (existing / "work.txt").read_text() == "precious"
+
+
 async def test_bad_clone_requests_are_400(api, public_url):
     status, data = await api("git/clone", method="POST", body={"url": public_url, "paths": "x"})
-    assert status == 400 and "'paths' must be a list" in data["message"]
+    assert status == 400 and "'paths': Input should be a valid list" in data["message"]
     status, data = await api(
         "git/clone", method="POST", body={"url": public_url, "path": "../outside"}
     )
-    assert status == 400 and "outside the workspace" in data["message"]
+    assert status == 400 and "must not contain '..'" in data["message"]
     status, data = await api("git/clone", method="POST", body={"url": public_url, "name": "a/b"})
-    assert status == 400 and "not a valid folder name" in data["message"]
+    assert status == 400 and "'name'" in data["message"] and "single name" in data["message"]
     status, data = await api(
         "git/clone", method="POST", body={"url": public_url, "paths": ["../../etc"]}
     )

@@ -126,6 +126,32 @@ async def test_copy_runs_as_a_task_both_ways(api, ma_app, jp_root_dir):
     assert task.state == "failed" and "No such" in task.error
 
 
+@pytest.mark.parametrize(
+    ("local", "fragment"),
+    [
+        ("/etc/hostname", "outside the notebook's folder"),
+        ("../outside.txt", "'..'"),
+        ("link/hostname", "through a link"),
+        (".hidden/x", "hidden"),
+        ("a\x00b", "control characters"),
+    ],
+)
+async def test_copy_refuses_paths_outside_the_workspace(
+    api, ma_app, jp_root_dir, tmp_path, local, fragment
+):
+    os.symlink("/etc", jp_root_dir / "link")
+    (jp_root_dir / ".hidden").mkdir()
+    for body in (
+        {"src": local, "dst": "obs://test-bucket/stolen/"},
+        {"src": "obs://test-bucket/seed/", "dst": local},
+    ):
+        status, data = await api("obs/copy", method="POST", body=body)
+        assert status == 400, (body, data)
+        assert fragment in data["message"], data
+    assert ma_app.tasks.list("obs-copy") == []
+    assert not (tmp_path / "outside.txt").exists()
+
+
 async def test_browser_style_multipart_upload_with_presigned_part_urls(
     api, ma_app, jp_http_port, obs_target
 ):

@@ -37,10 +37,11 @@ def _cell_text(nb_json: str) -> str:
 def test_environments_list_every_kernelspec_by_display_name(server: SchedulerServer) -> None:
     status, envs = server.request("scheduler/runtime_environments")
     assert status == 200
-    labels = {e["name"]: e["label"] for e in envs}
-    assert labels["env-alpha"] == "Env Alpha"
-    assert labels["env-beta"] == "Env Beta"
-    assert "python3" in labels
+    shown = {e["name"]: e["display_name"] for e in envs}
+    assert shown["env-alpha"] == "Env Alpha"
+    assert shown["env-beta"] == "Env Beta"
+    assert "python3" in shown
+    assert "Env Alpha" in {e["name"]: e["description"] for e in envs}["env-alpha"]
     status, config = server.request("scheduler/config")
     assert config["supported_features"]["timeout_seconds"] is True
 
@@ -216,7 +217,9 @@ def test_quartz_schedule_is_normalised_and_runs_every_two_seconds(
         active = [j for j in data["jobs"] if j not in finished]
         if not active and len(finished) == 2:
             break
-        assert time.monotonic() < deadline, data["jobs"]
+        assert time.monotonic() < deadline, [
+            (j["status"], j.get("status_message")) for j in data["jobs"]
+        ]
         time.sleep(0.3)
     status, _ = server.request(f"scheduler/job_definitions/{definition_id}", "DELETE")
     assert status == 204
@@ -251,3 +254,63 @@ def test_cron_check_endpoint_shows_the_normalised_form(server: SchedulerServer) 
     assert all(t.endswith("12:00:30+00:00") for t in data["next_runs"])
     status, data = server.request("ma-notebook/api/scheduler/cron?expression=99+*+*+*+*")
     assert status == 400 and "99 * * * *" in data["message"]
+
+
+def test_every_environment_in_the_create_job_picker_is_selectable(server: SchedulerServer) -> None:
+    # jupyter-scheduler 2.12's picker: MenuItem value = label, preselection = environments[0].name,
+    # output formats looked up by name. Each value it can send must select that environment.
+    status, envs = server.request("scheduler/runtime_environments")
+    assert status == 200
+    assert all(e["label"] == e["name"] for e in envs), envs
+    job_id = server.create_job(input_uri="report.ipynb", runtime_environment_name="env-beta")
+    assert server.job(job_id)["runtime_environment_name"] == "env-beta"
+    # A client that sends the display label (as the picker did) gets the same environment.
+    job_id = server.create_job(input_uri="report.ipynb", runtime_environment_name="Env Beta")
+    job = server.wait_job(job_id)
+    assert job["runtime_environment_name"] == "env-beta"
+    assert job["status"] == "COMPLETED", job
+    assert "ENV beta" in _cell_text(server.outputs(job_id)["ipynb"])
+
+
+def test_unknown_environment_on_a_definition_is_400_and_nothing_is_saved(
+    server: SchedulerServer,
+) -> None:
+    status, before = server.request("scheduler/job_definitions")
+    status, data = server.request(
+        "scheduler/job_definitions",
+        "POST",
+        {
+            "name": "broken",
+            "input_uri": "quick.ipynb",
+            "runtime_environment_name": "no-such-env",
+            "schedule": "0 * * * *",
+        },
+    )
+    assert status == 400, data
+    assert "no-such-env" in data["message"] and "env-alpha" in data["message"]
+    status, after = server.request("scheduler/job_definitions")
+    assert after["total_count"] == before["total_count"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "expected"),
+    [
+        ("POST", "scheduler/jobs", {}, 400),
+        ("POST", "scheduler/jobs", {"name": "x", "input_uri": "../../etc/passwd"}, 400),
+        ("POST", "scheduler/job_definitions", {}, 400),
+        ("GET", "scheduler/jobs?status=bogus", None, 400),
+        ("GET", "scheduler/jobs?sort_by=desc(nope)", None, 400),
+        ("GET", "scheduler/jobs/count?status=bogus", None, 400),
+        ("GET", "scheduler/jobs/0000-1111-2222/download_files", None, 404),
+        ("DELETE", "scheduler/batch/jobs?job_id=0000-1111-2222", None, 404),
+        ("PATCH", "scheduler/jobs/0000-1111-2222", {"status": "STOPPED"}, 404),
+        ("GET", "scheduler/job_definitions/0000-1111-2222", None, 404),
+        ("POST", "scheduler/job_definitions/0000-1111-2222/jobs", {}, 404),
+    ],
+)
+def test_bad_scheduler_requests_are_4xx_never_500(
+    server: SchedulerServer, method: str, path: str, body: Any, expected: int
+) -> None:
+    status, data = server.request(path, method, body)
+    assert status == expected, data
+    assert set(data) == {"message", "reason"}, data

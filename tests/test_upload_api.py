@@ -127,11 +127,14 @@ async def test_existing_name_gets_409_then_overwrite_replaces_it(api, jp_root_di
 @pytest.mark.parametrize(
     ("body", "status", "fragment"),
     [
-        ({"path": "", "name": "a/b", "size": 1}, 400, "not a valid file name"),
-        ({"path": "", "name": "..", "size": 1}, 400, "not a valid file name"),
-        ({"path": "../..", "name": "x", "size": 1}, 400, "outside the notebook"),
-        ({"path": "nope", "name": "x", "size": 1}, 404, "/nope does not exist"),
-        ({"path": "", "name": "x", "size": "big"}, 400, "'size' must be"),
+        ({"path": "", "name": "a/b", "size": 1}, 400, "'name': must be a single name"),
+        ({"path": "", "name": "..", "size": 1}, 400, "'name': must be a single name"),
+        ({"path": "../..", "name": "x", "size": 1}, 400, "must not contain '..'"),
+        ({"path": "nope", "name": "x", "size": 1}, 404, "'/nope' does not exist"),
+        ({"path": "", "name": "x", "size": "big"}, 400, "'size': Input should be a valid integer"),
+        ({"path": "", "name": "x", "size": 1, "overwrite": "false"}, 400, "'overwrite'"),
+        ({"path": "", "name": "é" * 200, "size": 1}, 400, "at most 255 bytes"),
+        ({"path": "", "name": "a\x00b", "size": 1}, 400, "control characters"),
         ({"path": "", "name": "dir", "size": 0, "type": "directory"}, 400, "unzip xxx.zip"),
         ({"path": "", "name": "huge", "size": 20_000_000}, 413, "ma-cli obs-copy"),
         ({"path": "", "name": "big", "size": 6_000_000}, 413, "through OBS transit"),
@@ -185,6 +188,29 @@ async def test_url_import_takes_the_name_from_content_disposition(api, file_serv
         "upload/url/probe", method="POST", body={"url": f"{file_server.url}/export?id=7"}
     )
     assert probe["name"] == "report 2024.csv"
+
+
+async def test_filename_star_wins_over_filename_as_rfc_6266_says(api, file_server):
+    _status, probe = await api(
+        "upload/url/probe", method="POST", body={"url": f"{file_server.url}/both-names"}
+    )
+    assert probe["name"] == "résumé 文件.txt"
+
+
+async def test_a_put_behind_the_server_offset_is_409_and_keeps_the_bytes(api, jp_root_dir):
+    data = b"0123456789"
+    status, session = await start(api, "behind.bin", len(data))
+    sid = session["id"]
+    status, part = await put(api, sid, data[:6])
+    assert (status, part["offset"]) == (200, 6)
+    status, err = await put(api, sid, b"XXXX", offset=2)
+    assert status == 409, err
+    assert "has 6 bytes" in err["message"]
+    _, info = await api(f"upload/sessions/{sid}")
+    assert info["offset"] == 6
+    status, done = await put(api, sid, data[6:], offset=6)
+    assert done["complete"] is True
+    assert (jp_root_dir / "behind.bin").read_bytes() == data
 
 
 @pytest.mark.parametrize(

@@ -63,7 +63,7 @@ export async function requestAPI<T>(
   return data as T;
 }
 
-/** Format a byte count for people. */
+/** Format a byte count for people, in decimal units (1 MB = 1,000,000 bytes) like the limits. */
 export function formatBytes(bytes: number | null | undefined): string {
   if (bytes === null || bytes === undefined || !isFinite(bytes)) {
     return '';
@@ -71,8 +71,8 @@ export function formatBytes(bytes: number | null | undefined): string {
   const units = ['B', 'KB', 'MB', 'GB', 'TB'];
   let value = bytes;
   let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
     unit++;
   }
   return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;

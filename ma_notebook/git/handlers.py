@@ -2,35 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
+from ..api import endpoint
 from ..base import MaAPIHandler, api_path
-from ..tasks import TaskError
+from ..tasks.handlers import TaskModel
+from .gitcmd import Remote
+from .models import BranchesResponse, CloneRequest, PreviewRequest, PreviewResponse, RemoteRequest
 from .service import GitService
+
+ERRORS = (400, 404, 409, 502, 504)
 
 
 class GitHandler(MaAPIHandler):
-    """Common parsing of ``{url, username?, token?}`` and mapping of user-facing errors."""
+    """Reaches the git service."""
 
     def git(self) -> GitService:
+        """The git service."""
         return self.service("git")  # type: ignore[no-any-return]
 
-    def body(self) -> dict[str, Any]:
-        data = self.json_body()
-        for key in ("url", "username", "token", "branch", "path", "name"):
-            value = data.get(key)
-            if value is not None and not isinstance(value, str):
-                raise web.HTTPError(400, f"'{key}' must be a string.")
-        return data
-
-    def remote(self, data: dict[str, Any]) -> Any:
-        return self.git().remote(data.get("url") or "", data.get("username"), data.get("token"))
-
-    def fail(self, e: TaskError) -> web.HTTPError:
-        return web.HTTPError(e.status, e.message, reason=e.reason)
+    def remote(self, body: RemoteRequest) -> Remote:
+        """The validated remote of a request."""
+        return self.git().remote(body.url, body.username, body.token)
 
 
 class BranchesHandler(GitHandler):
@@ -38,13 +32,9 @@ class BranchesHandler(GitHandler):
 
     @web.authenticated
     @authorized
-    async def post(self) -> None:
-        data = self.body()
-        try:
-            result = await self.git().branches(self.remote(data))
-        except TaskError as e:
-            raise self.fail(e) from None
-        self.write_json(result)
+    @endpoint(body=RemoteRequest, response=BranchesResponse, errors=ERRORS)
+    async def post(self, body: RemoteRequest) -> None:
+        self.write_json(await self.git().branches(self.remote(body)))
 
 
 class PreviewHandler(GitHandler):
@@ -52,13 +42,9 @@ class PreviewHandler(GitHandler):
 
     @web.authenticated
     @authorized
-    async def post(self) -> None:
-        data = self.body()
-        try:
-            result = await self.git().preview(self.remote(data), data.get("branch") or "")
-        except TaskError as e:
-            raise self.fail(e) from None
-        self.write_json(result)
+    @endpoint(body=PreviewRequest, response=PreviewResponse, errors=ERRORS)
+    async def post(self, body: PreviewRequest) -> None:
+        self.write_json(await self.git().preview(self.remote(body), body.branch))
 
 
 class CloneHandler(GitHandler):
@@ -66,22 +52,16 @@ class CloneHandler(GitHandler):
 
     @web.authenticated
     @authorized
-    async def post(self) -> None:
-        data = self.body()
-        paths = data.get("paths") or []
-        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-            raise web.HTTPError(400, "'paths' must be a list of repository paths.")
-        try:
-            task = self.git().submit_clone(
-                self.remote(data),
-                branch=data.get("branch") or None,
-                path=data.get("path") or "",
-                name=data.get("name"),
-                paths=paths,
-                overwrite=bool(data.get("overwrite")),
-            )
-        except TaskError as e:
-            raise self.fail(e) from None
+    @endpoint(body=CloneRequest, response=TaskModel, status=202, errors=ERRORS)
+    async def post(self, body: CloneRequest) -> None:
+        task = self.git().submit_clone(
+            self.remote(body),
+            branch=body.branch,
+            path=body.path,
+            name=body.name,
+            paths=body.paths,
+            overwrite=body.overwrite,
+        )
         self.write_json(task.to_json(), status=202)
 
 

@@ -17,6 +17,7 @@ from traitlets import Bool, Float, Integer, Unicode
 
 from ..api import MAX_NAME_BYTES, quote
 from ..capability import Capability
+from ..paths import allow_hidden, resolve_path
 from ..tasks import Task, TaskError
 from . import labgit
 from .gitcmd import (
@@ -150,22 +151,17 @@ class GitService(Capability):
 
     def destination(self, path: str, name: str) -> Path:
         """The clone's folder under the server root, or 400 when it would leave it."""
-        root = self.root()
-        rel = (path or "").strip("/")
         if not FOLDER_NAME.match(name or "") or name in (".", ".."):
-            raise TaskError(
-                f"{quote(name)} is not a valid folder name: use a name without slashes."
-            )
+            raise TaskError(f"{quote(name)} is not a valid folder name: use one without slashes.")
         if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
             raise TaskError(
                 f"The folder name {quote(name)} is too long: "
                 f"at most {MAX_NAME_BYTES} bytes in UTF-8."
             )
-        parent = (root / rel).resolve()
-        if parent != root and root not in parent.parents:
-            raise TaskError(f"Folder {path!r} is outside the workspace.", status=400)
+        hidden_ok = allow_hidden(self.app.serverapp)
+        parent = resolve_path(self.root(), path or "", hidden_ok=hidden_ok, kind="folder")
         if not parent.is_dir():
-            raise TaskError(f"Folder {path!r} does not exist.", status=404, reason="no_folder")
+            raise TaskError(f"Folder {quote(path)} does not exist.", status=404, reason="no_folder")
         return parent / name
 
     # ------------------------------------------------------------------ branches

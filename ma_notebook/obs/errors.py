@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ..api import ApiError
+
 NO_PERMISSION = (
     "no permission: is the bucket in the same region as the endpoint, and can these "
     "credentials read it?"
 )
 
 
-class ObsError(Exception):
+class ObsError(ApiError):
     """An object-storage failure with a message for the user and an HTTP status."""
 
     def __init__(self, message: str, status: int = 400, reason: str = "obs_error") -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.reason = reason
+        super().__init__(status, message, reason=reason)
 
 
 class ObsNotFound(ObsError, FileNotFoundError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -11,31 +10,34 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
-from ..base import AUTH_RESOURCE, MaAPIHandler, api_path, int_arg, require_authorized
-from .errors import ObsError
+from ..api import endpoint
+from ..base import AUTH_RESOURCE, EndpointMixin, MaAPIHandler, api_path, require_authorized
+from ..tasks.handlers import TaskModel
+from .models import (
+    BucketCreated,
+    BucketList,
+    BucketRequest,
+    CopyRequest,
+    FolderPage,
+    ListQuery,
+    ObjectQuery,
+    ObsEntry,
+    PartQuery,
+    StatQuery,
+)
 from .service import STORE_URL_PATH, ObsService
 from .store import LocalStore, PartWriter, _disposition
 
-
-def http_error(e: ObsError) -> web.HTTPError:
-    """The HTTP error answering an ObsError (its message, status and reason)."""
-    return web.HTTPError(e.status, e.message.replace("%", "%%"), reason=e.reason)
+ERRORS = (400, 404, 409, 502, 503)
 
 
 class ObsHandler(MaAPIHandler):
-    """Base: the OBS service, with ObsErrors answered as JSON errors."""
+    """Base: the OBS service."""
 
     @property
     def obs(self) -> ObsService:
         """The OBS service."""
         return self.service("obs")  # type: ignore[no-any-return]
-
-    def path_arg(self, name: str = "path", default: str | None = None) -> str:
-        """A required obs:// query argument."""
-        value = self.get_query_argument(name, default)
-        if not value:
-            raise web.HTTPError(400, f"Query argument '{name}' is required (obs://bucket/key).")
-        return value
 
 
 class BucketsHandler(ObsHandler):
@@ -43,24 +45,17 @@ class BucketsHandler(ObsHandler):
 
     @web.authenticated
     @authorized
+    @endpoint(response=BucketList, errors=ERRORS, summary="List buckets")
     async def get(self) -> None:
-        try:
-            buckets = await self.obs.list_buckets()
-            store = self.obs.settings.public_info()
-        except ObsError as e:
-            raise http_error(e) from None
-        self.write_json({"store": store, "buckets": buckets})
+        buckets = await self.obs.list_buckets()
+        self.write_json({"store": self.obs.settings.public_info(), "buckets": buckets})
 
     @web.authenticated
     @authorized
-    async def post(self) -> None:
-        name = str(self.json_body().get("name") or "").strip()
-        if not name:
-            raise web.HTTPError(400, 'Give the bucket\'s name: {"name": "my-bucket"}.')
-        try:
-            await self.obs.create_bucket(name)
-        except ObsError as e:
-            raise http_error(e) from None
+    @endpoint(body=BucketRequest, response=BucketCreated, status=201, errors=ERRORS)
+    async def post(self, body: BucketRequest) -> None:
+        name = body.name.strip()
+        await self.obs.create_bucket(name)
         self.write_json({"name": name, "path": f"obs://{name}/", "type": "directory"}, 201)
 
 
@@ -69,17 +64,14 @@ class ListHandler(ObsHandler):
 
     @web.authenticated
     @authorized
-    async def get(self) -> None:
-        path = self.get_query_argument("path", "obs://") or "obs://"
-        limit = int_arg(self, "limit", 100, minimum=1, maximum=1000) or 100
-        cursor = self.get_query_argument("cursor", None) or None
-        name_filter = self.get_query_argument("filter", "") or ""
-        try:
-            page = await self.obs.list_folder(
-                path, limit=limit, cursor=cursor, name_filter=name_filter
-            )
-        except ObsError as e:
-            raise http_error(e) from None
+    @endpoint(query=ListQuery, response=FolderPage, errors=ERRORS, summary="List a folder")
+    async def get(self, query: ListQuery) -> None:
+        page = await self.obs.list_folder(
+            query.path or "obs://",
+            limit=query.limit,
+            cursor=query.cursor or None,
+            name_filter=query.filter,
+        )
         self.write_json(page)
 
 
@@ -88,11 +80,9 @@ class StatHandler(ObsHandler):
 
     @web.authenticated
     @authorized
-    async def get(self) -> None:
-        try:
-            self.write_json(await self.obs.stat(self.path_arg()))
-        except ObsError as e:
-            raise http_error(e) from None
+    @endpoint(query=StatQuery, response=ObsEntry, errors=ERRORS, summary="Describe a path")
+    async def get(self, query: StatQuery) -> None:
+        self.write_json(await self.obs.stat(query.path))
 
 
 class CopyHandler(ObsHandler):
@@ -100,25 +90,16 @@ class CopyHandler(ObsHandler):
 
     @web.authenticated
     @authorized
-    async def post(self) -> None:
-        body = self.json_body()
-        src, dst = body.get("src"), body.get("dst")
-        if not isinstance(src, str) or not isinstance(dst, str) or not src or not dst:
-            raise web.HTTPError(400, "Give 'src' and 'dst' (obs://bucket/key or local paths).")
-        if not (src.startswith("obs://") or dst.startswith("obs://")):
-            raise web.HTTPError(400, "At least one of 'src' and 'dst' must be an obs:// path.")
-        try:
-            task = self.obs.submit_copy(src, dst, bool(body.get("drop_last_dir")))
-        except ObsError as e:
-            raise http_error(e) from None
-        self.write_json(task.to_json(), 202)
+    @endpoint(body=CopyRequest, response=TaskModel, status=202, errors=ERRORS)
+    async def post(self, body: CopyRequest) -> None:
+        self.write_json(self.obs.submit_copy(body.src, body.dst, body.drop_last_dir).to_json(), 202)
 
 
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 @web.stream_request_body
-class StoreObjectHandler(ExtensionHandlerMixin, JupyterHandler):
+class StoreObjectHandler(EndpointMixin, ExtensionHandlerMixin, JupyterHandler):
     """The embedded store over HTTP: GET (with Range) and PUT of multipart parts.
 
     A request is allowed when it carries a valid, unexpired HMAC signature from the server's
@@ -143,13 +124,6 @@ class StoreObjectHandler(ExtensionHandlerMixin, JupyterHandler):
     def _query(self) -> dict[str, str]:
         # unstripped: the signature covers the exact values the signer saw
         return {k: self.get_query_argument(k, strip=False) for k in self.request.query_arguments}
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        """Errors as JSON ``{"message", "reason"}``, like the REST API."""
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        message = getattr(exc, "log_message", None) or self._reason
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"message": message, "reason": getattr(exc, "reason", None)}))
 
     def check_xsrf_cookie(self) -> None:
         """Signed requests need no XSRF token (the signature is the capability)."""
@@ -178,10 +152,7 @@ class StoreObjectHandler(ExtensionHandlerMixin, JupyterHandler):
                 part = int(query.get("partNumber", ""))
             except ValueError:
                 raise web.HTTPError(400, "PUT needs ?uploadId=...&partNumber=N.") from None
-            try:
-                self._writer = store.part_writer(bucket, key, query.get("uploadId", ""), part)
-            except ObsError as e:
-                raise http_error(e) from None
+            self._writer = store.part_writer(bucket, key, query.get("uploadId", ""), part)
 
     def data_received(self, chunk: bytes) -> None:
         """Write a chunk of a part."""
@@ -195,6 +166,13 @@ class StoreObjectHandler(ExtensionHandlerMixin, JupyterHandler):
             self._writer = None
 
     @allow_unauthenticated  # checked in prepare(): a valid signature or an authorized user
+    @endpoint(
+        query=PartQuery,
+        parse=False,
+        raw_body="application/octet-stream",
+        errors=(400, 404, 413),
+        summary="Embedded store: PUT one multipart part (signed URL or logged-in user)",
+    )
     async def put(self, bucket: str, key: str) -> None:
         writer = self._writer
         if writer is None:
@@ -206,20 +184,31 @@ class StoreObjectHandler(ExtensionHandlerMixin, JupyterHandler):
         self.finish()
 
     @allow_unauthenticated  # checked in prepare()
+    @endpoint(
+        query=ObjectQuery,
+        parse=False,
+        raw_response="application/octet-stream",
+        errors=(400, 404, 416),
+        summary="Embedded store: an object's size and ETag",
+    )
     async def head(self, bucket: str, key: str) -> None:
         await self._send(bucket, key, body=False)
 
     @allow_unauthenticated  # checked in prepare()
+    @endpoint(
+        query=ObjectQuery,
+        parse=False,
+        raw_response="application/octet-stream",
+        errors=(400, 404, 416),
+        summary="Embedded store: GET an object (Range supported)",
+    )
     async def get(self, bucket: str, key: str) -> None:
         await self._send(bucket, key, body=True)
 
     async def _send(self, bucket: str, key: str, body: bool) -> None:
         store = self._store()
-        try:
-            info = store.head(bucket, key)
-            path = store.open_read(bucket, key)
-        except ObsError as e:
-            raise http_error(e) from None
+        info = store.head(bucket, key)
+        path = store.open_read(bucket, key)
         size = info.size
         start, end = 0, size - 1
         rng = self.request.headers.get("Range")

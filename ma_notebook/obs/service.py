@@ -50,12 +50,13 @@ from typing import Any
 from traitlets import Enum, Integer, Unicode
 
 from ..capability import Capability
+from ..paths import allow_hidden, contents_root, resolve_path
 from ..tasks import TaskError, suspending
 from .config import LOCAL_ROOT_ENV, ObsSettings, resolve_settings
 from .errors import ObsCancelled, ObsError, ObsNotFound, translate
 from .paths import ObsPath
 from .store import ObjectInfo, ObjectStore, PresignSigner, open_store
-from .transfer import MiB, TransferEngine, TransferResult, choose_part_size, location
+from .transfer import MiB, TransferEngine, TransferResult, choose_part_size, is_obs, location
 
 DEFAULT_TRANSIT_BUCKET = "ma-notebook-transit"
 STORE_URL_PATH = "ma-notebook/obs-store"
@@ -486,12 +487,13 @@ class ObsService(Capability):
         return result.to_json()
 
     def _location(self, path: str) -> Any:
-        loc = location(path)
-        if isinstance(loc, str):
-            root = Path(self.app.workspace_dir).resolve()
-            resolved = Path(loc if os.path.isabs(path) else root / path).resolve()
-            loc = str(resolved)
-        return loc
+        """An ObsPath, or a workspace path through the one resolver (no escapes, no hidden)."""
+        if is_obs(path):
+            return location(path)
+        serverapp = self.app.serverapp
+        root = contents_root(serverapp, self.app.workspace_dir)
+        real = str(resolve_path(root, path, hidden_ok=allow_hidden(serverapp)))
+        return real + "/" if path.endswith("/") and not real.endswith("/") else real
 
     def submit_copy(self, src: str, dst: str, drop_last_dir: bool = False) -> Any:
         """Run a copy as a task the UI can watch and cancel (resumable after a restart)."""

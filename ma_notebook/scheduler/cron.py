@@ -14,11 +14,16 @@ from datetime import datetime, timezone
 import pytz
 from croniter import croniter
 
+from ..api import ApiError
+
 _QUARTZ_DOW_NAMES = re.compile(r"[A-Za-z]")
 
 
-class CronError(ValueError):
-    """A cron expression that cannot be scheduled; the message says what to fix."""
+class CronError(ApiError, ValueError):
+    """A cron expression that cannot be scheduled; the message says what to fix (400)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(400, message)
 
 
 @dataclass(frozen=True)

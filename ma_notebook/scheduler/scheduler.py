@@ -33,6 +33,7 @@ from sqlalchemy.exc import NoResultFound
 from traitlets import Float, Integer, Unicode
 from traitlets import Type as TType
 
+from ..api import quote
 from .cron import CronError, normalize_cron
 
 #: Statuses of a job that has not finished.
@@ -200,8 +201,37 @@ class MaScheduler(Scheduler):
 
     # ------------------------------------------------------------ environments
 
+    def canonical_environment(self, name: str | None) -> str | None:
+        """The name of the environment called ``name`` or labelled ``name``, or None.
+
+        jupyter-scheduler 2.12's picker sends the label of the chosen environment and the
+        name of the preselected one: both must select the same environment.
+        """
+        if not name:
+            return None
+        envs = self.environments_manager.list_environments()
+        for env in envs:
+            if env.name == name:
+                return str(env.name)
+        labelled = [env for env in envs if env.label == name]
+        return str(labelled[0].name) if len(labelled) == 1 else None
+
+    def check_environment(self, name: str | None) -> str | None:
+        """``name`` as an environment name, or UnknownEnvironmentError listing the choices."""
+        if not name:
+            return name
+        canonical = self.canonical_environment(name)
+        if canonical is None:
+            known = ", ".join(self.environment_names()) or "none"
+            raise UnknownEnvironmentError(
+                f"Runtime environment {quote(name)} does not exist on this server; "
+                f"choose one of: {known}."
+            )
+        return canonical
+
     def resolve_environment(self, name: str | None) -> dict[str, str] | None:
         """The runtime environment named ``name`` as the execution manager needs it."""
+        name = self.canonical_environment(name)
         if not name:
             return None
         for env in self.environments_manager.list_environments():
@@ -232,14 +262,17 @@ class MaScheduler(Scheduler):
             raise ScheduleError(str(e)) from e
 
     def create_job_definition(self, model: CreateJobDefinition) -> str:
-        """Validate and normalise the schedule before anything is saved."""
+        """Validate the environment and normalise the schedule before anything is saved."""
+        model.runtime_environment_name = self.check_environment(model.runtime_environment_name)
         model.schedule = self.normalize_schedule(model.schedule)
         if model.timezone:
             _check_timezone(model.timezone)
         return super().create_job_definition(model)
 
     def update_job_definition(self, job_definition_id: str, model: UpdateJobDefinition) -> None:
-        """Validate and normalise a changed schedule before anything is saved."""
+        """Validate a changed environment and schedule before anything is saved."""
+        if model.runtime_environment_name:
+            model.runtime_environment_name = self.check_environment(model.runtime_environment_name)
         model.schedule = self.normalize_schedule(model.schedule)
         if model.timezone:
             _check_timezone(model.timezone)
@@ -251,13 +284,8 @@ class MaScheduler(Scheduler):
         """Record the job as Queued; the dispatcher starts it when a slot is free."""
         if not model.job_definition_id and not self.file_exists(model.input_uri):
             raise InputUriError(model.input_uri)
-        env_name = model.runtime_environment_name
-        if env_name and self.resolve_environment(env_name) is None:
-            known = ", ".join(self.environment_names()) or "none"
-            raise UnknownEnvironmentError(
-                f"Runtime environment '{env_name}' does not exist on this server; "
-                f"choose one of: {known}."
-            )
+        if not model.job_definition_id or model.runtime_environment_name:
+            model.runtime_environment_name = self.check_environment(model.runtime_environment_name)
         params = dict(model.runtime_environment_parameters or {})
         timeout = params.get("timeout_seconds", self.default_timeout_seconds) or 0
         try:

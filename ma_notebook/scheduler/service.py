@@ -65,6 +65,8 @@ class SchedulerService(Capability):
         super().__init__(app, **kwargs)
         self._tasks: set[asyncio.Task] = set()
         self.webhook_deliveries = 0
+        #: Routes outside the extension's own handlers (for the OpenAPI document).
+        self.api_routes: list[tuple[str, type]] = []
         self._install_routes()
 
     @property
@@ -83,6 +85,7 @@ class SchedulerService(Capability):
             return
         web_app = serverapp.web_app
         base_url = web_app.settings.get("base_url", "/")
+        self.api_routes = [("/" + pattern, cls) for pattern, cls in UPSTREAM_OVERRIDES]
         handlers = [
             (url_path_join(base_url, pattern), cls, {"name": "jupyter_scheduler"})
             for pattern, cls in UPSTREAM_OVERRIDES

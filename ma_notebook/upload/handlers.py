@@ -8,10 +8,29 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from ..base import MaAPIHandler, api_path, int_arg, require_authorized
+from ..api import ApiError, endpoint
+from ..base import MaAPIHandler, api_path, require_authorized
+from ..tasks.handlers import TaskModel
+from .models import (
+    DownloadRequest,
+    ObsImportRequest,
+    OffsetQuery,
+    PartResponse,
+    PresignRequest,
+    PresignResponse,
+    SessionList,
+    SessionModel,
+    SessionRequest,
+    TransitModel,
+    TransitRequest,
+    UrlImportRequest,
+    UrlInfoModel,
+    UrlRequest,
+)
 from .service import FOLDER_ADVICE, UploadService, UploadSession
 
 SID = r"(?P<sid>[0-9a-f]{32})"
+ERRORS = (400, 404, 409, 413)
 
 
 class UploadHandlerBase(MaAPIHandler):
@@ -23,45 +42,25 @@ class UploadHandlerBase(MaAPIHandler):
         return self.service("upload")  # type: ignore[no-any-return]
 
 
-def _bool(data: dict[str, Any], key: str) -> bool:
-    value = data.get(key, False)
-    if not isinstance(value, bool):
-        raise web.HTTPError(400, f"'{key}' must be true or false.")
-    return value
-
-
-def _str(data: dict[str, Any], key: str, required: bool = True) -> str:
-    value = data.get(key, "")
-    if not isinstance(value, str) or (required and not value):
-        raise web.HTTPError(400, f"'{key}' must be a non-empty string.")
-    return value
-
-
 class SessionsHandler(UploadHandlerBase):
     """GET lists unfinished uploads; POST starts (or finds again) one."""
 
     @web.authenticated
     @authorized
+    @endpoint(response=SessionList, summary="List unfinished direct uploads")
     async def get(self) -> None:
         self.write_json({"sessions": [s.to_json() for s in self.uploads.sessions.values()]})
 
     @web.authenticated
     @authorized
-    async def post(self) -> None:
-        data = self.json_body()
-        if data.get("type") == "directory":
-            raise web.HTTPError(400, FOLDER_ADVICE)
-        size = data.get("size")
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise web.HTTPError(400, "'size' must be the file size in bytes (an integer >= 0).")
+    @endpoint(body=SessionRequest, response=SessionModel, status=201, errors=ERRORS)
+    async def post(self, body: SessionRequest) -> None:
+        if body.type == "directory":
+            raise ApiError(400, FOLDER_ADVICE)
         session = self.uploads.create_session(
-            path=_str(data, "path", required=False),
-            name=_str(data, "name"),
-            size=size,
-            key=_str(data, "key", required=False),
-            overwrite=_bool(data, "overwrite"),
+            path=body.path, name=body.name, size=body.size, key=body.key, overwrite=body.overwrite
         )
-        if size == 0:
+        if body.size == 0:
             path = self.uploads.finish_session(session)
             self.write_json({**session.to_json(), "complete": True, "file": path}, status=201)
             return
@@ -104,12 +103,14 @@ class SessionHandler(UploadHandlerBase):
             raise web.HTTPError(
                 409, f"{session.name} is already being uploaded from another request; wait."
             )
-        offset = int_arg(self, "offset", 0, minimum=0)
-        assert offset is not None
+        offset = self.parse_query(OffsetQuery).offset
         current = session.offset
-        if offset > current:
-            raise web.HTTPError(
-                409, f"The server has {current} bytes of {session.name}; resume from there."
+        if offset != current:
+            # Behind would overwrite bytes already received, ahead would leave a gap.
+            raise ApiError(
+                409,
+                f"The server has {current} bytes of {session.name}; resume from there.",
+                reason="offset",
             )
         length = self.request.headers.get("Content-Length")
         if length is not None and length.isdigit() and offset + int(length) > session.size:
@@ -122,7 +123,6 @@ class SessionHandler(UploadHandlerBase):
         # unbuffered: each (up to 1 MiB) chunk goes to the file as is, no copy into a buffer
         fh = open(session.temp, "r+b", buffering=0)  # noqa: SIM115 - closed in _release
         fh.seek(offset)
-        fh.truncate()
         self._fh = fh
         self._session = session
         self._offset = offset
@@ -156,6 +156,7 @@ class SessionHandler(UploadHandlerBase):
 
     @web.authenticated
     @authorized
+    @endpoint(response=SessionModel, errors=(404,), summary="A direct upload and its offset")
     async def get(self, sid: str) -> None:
         session = self.uploads.get_session(sid)
         self.set_header("Upload-Offset", str(session.offset))
@@ -163,6 +164,7 @@ class SessionHandler(UploadHandlerBase):
 
     @web.authenticated
     @authorized
+    @endpoint(errors=(404,), summary="A direct upload's offset (Upload-Offset header)")
     async def head(self, sid: str) -> None:
         session = self.uploads.get_session(sid)
         self.set_header("Upload-Offset", str(session.offset))
@@ -171,6 +173,14 @@ class SessionHandler(UploadHandlerBase):
 
     @web.authenticated
     @authorized
+    @endpoint(
+        query=OffsetQuery,
+        parse=False,  # read in prepare(), before the body streams in
+        raw_body="application/octet-stream",
+        response=SessionModel,
+        errors=(400, 404, 409),
+        summary="Send bytes of a direct upload from ?offset=",
+    )
     async def put(self, sid: str) -> None:
         session = self._session
         assert session is not None
@@ -186,6 +196,7 @@ class SessionHandler(UploadHandlerBase):
 
     @web.authenticated
     @authorized
+    @endpoint(status=204, errors=(404,), summary="Cancel a direct upload")
     async def delete(self, sid: str) -> None:
         self.uploads.cancel_session(sid)
         self.set_status(204)
@@ -197,9 +208,9 @@ class UrlProbeHandler(UploadHandlerBase):
 
     @web.authenticated
     @authorized
-    async def post(self) -> None:
-        data = self.json_body()
-        info = await self.uploads.probe_url(_str(data, "url"))
+    @endpoint(body=UrlRequest, response=UrlInfoModel, errors=(400, 403, 404, 502, 504))
+    async def post(self, body: UrlRequest) -> None:
+        info = await self.uploads.probe_url(body.url)
         self.write_json(info.to_json())
 
 
@@ -208,15 +219,10 @@ class UrlImportHandler(UploadHandlerBase):
 
     @web.authenticated
     @authorized
-    async def post(self) -> None:
-        data = self.json_body()
-        url = _str(data, "url")
-        path = _str(data, "path", required=False)
-        overwrite = _bool(data, "overwrite")
-        name = _str(data, "name", required=False)
-        if not name:
-            name = (await self.uploads.probe_url(url)).name
-        task = self.uploads.start_url_import(url, path, name, overwrite)
+    @endpoint(body=UrlImportRequest, response=TaskModel, status=202, errors=(*ERRORS, 502, 504))
+    async def post(self, body: UrlImportRequest) -> None:
+        name = body.name or (await self.uploads.probe_url(body.url)).name
+        task = self.uploads.start_url_import(body.url, body.path, name, body.overwrite)
         self.write_json(task.to_json(), status=202)
 
 
@@ -238,19 +244,16 @@ class TransitCreateHandler(UploadHandlerBase):
 
     @web.authenticated
     @authorized
-    async def post(self) -> None:
-        data = self.json_body()
-        size = data.get("size")
-        if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
-            raise web.HTTPError(400, "'size' must be the file size in bytes (an integer > 0).")
+    @endpoint(body=TransitRequest, response=TransitModel, status=201, errors=ERRORS)
+    async def post(self, body: TransitRequest) -> None:
         transit = self.uploads.transit
         session = await transit.create(
-            path=_str(data, "path", required=False),
-            name=_str(data, "name"),
-            size=size,
-            key=_str(data, "key", required=False),
-            overwrite=_bool(data, "overwrite"),
-            transit_path=_str(data, "transit_path", required=False),
+            path=body.path,
+            name=body.name,
+            size=body.size,
+            key=body.key,
+            overwrite=body.overwrite,
+            transit_path=body.transit_path,
         )
         done = await transit.parts_done(session)
         self.write_json({**session.to_json(), "parts_done": done}, status=201)
@@ -261,6 +264,7 @@ class TransitHandler(UploadHandlerBase):
 
     @web.authenticated
     @authorized
+    @endpoint(response=TransitModel, errors=(404,), summary="A transit upload")
     async def get(self, sid: str) -> None:
         transit = self.uploads.transit
         session = transit.get(sid)
@@ -269,6 +273,7 @@ class TransitHandler(UploadHandlerBase):
 
     @web.authenticated
     @authorized
+    @endpoint(status=204, errors=(404,), summary="Cancel a transit upload")
     async def delete(self, sid: str) -> None:
         await self.uploads.transit.cancel(sid)
         self.set_status(204)
@@ -280,18 +285,10 @@ class TransitPresignHandler(UploadHandlerBase):
 
     @web.authenticated
     @authorized
-    async def post(self, sid: str) -> None:
-        data = self.json_body()
-        numbers = data.get("parts")
-        if (
-            not isinstance(numbers, list)
-            or not numbers
-            or len(numbers) > 100
-            or not all(isinstance(n, int) and not isinstance(n, bool) for n in numbers)
-        ):
-            raise web.HTTPError(400, "'parts' must be a list of 1 to 100 part numbers.")
+    @endpoint(body=PresignRequest, response=PresignResponse, errors=(400, 404))
+    async def post(self, sid: str, body: PresignRequest) -> None:
         transit = self.uploads.transit
-        urls = transit.presign(transit.get(sid), numbers)
+        urls = transit.presign(transit.get(sid), body.parts)
         self.write_json({"urls": {str(n): u for n, u in urls.items()}})
 
 
@@ -322,6 +319,13 @@ class TransitPartHandler(UploadHandlerBase):
 
     @web.authenticated
     @authorized
+    @endpoint(
+        parse=False,
+        raw_body="application/octet-stream",
+        response=PartResponse,
+        errors=(400, 404, 502),
+        summary="Relay one part of a transit upload to OBS",
+    )
     async def put(self, sid: str, number: str) -> None:
         transit = self.uploads.transit
         session = transit.get(sid)
@@ -336,6 +340,7 @@ class TransitCompleteHandler(UploadHandlerBase):
 
     @web.authenticated
     @authorized
+    @endpoint(response=TaskModel, status=202, errors=(400, 404, 409), summary="Complete it")
     async def post(self, sid: str) -> None:
         transit = self.uploads.transit
         task = await transit.complete(transit.get(sid))
@@ -347,11 +352,9 @@ class ObsImportHandler(UploadHandlerBase):
 
     @web.authenticated
     @authorized
-    async def post(self) -> None:
-        data = self.json_body()
-        task = await self.uploads.transit.start_import(
-            _str(data, "obs_path"), _str(data, "path", required=False), _bool(data, "overwrite")
-        )
+    @endpoint(body=ObsImportRequest, response=TaskModel, status=202, errors=ERRORS)
+    async def post(self, body: ObsImportRequest) -> None:
+        task = await self.uploads.transit.start_import(body.obs_path, body.path, body.overwrite)
         self.write_json(task.to_json(), status=202)
 
 
@@ -360,11 +363,9 @@ class DownloadViaObsHandler(UploadHandlerBase):
 
     @web.authenticated
     @authorized
-    async def post(self) -> None:
-        data = self.json_body()
-        task = await self.uploads.transit.start_download(
-            _str(data, "path"), _str(data, "transit_path", required=False)
-        )
+    @endpoint(body=DownloadRequest, response=TaskModel, status=202, errors=(400, 404))
+    async def post(self, body: DownloadRequest) -> None:
+        task = await self.uploads.transit.start_download(body.path, body.transit_path)
         self.write_json(task.to_json(), status=202)
 
 

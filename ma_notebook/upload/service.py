@@ -28,7 +28,9 @@ from typing import Any
 from tornado import web
 from traitlets import Float, Integer, List, Unicode, validate
 
+from ..api import ApiError, quote
 from ..capability import Capability
+from ..paths import allow_hidden, resolve_path
 from ..tasks import Task, TaskError
 from .transit import Transit
 from .urlfetch import (
@@ -237,19 +239,25 @@ class UploadService(Capability):
     def folder(self, path: str) -> Path:
         """The absolute folder for a file-browser path; 400 outside the root, 404 missing."""
         rel = (path or "").strip().strip("/")
-        root = self.root_dir
-        folder = (root / rel).resolve()
-        if folder != root and root not in folder.parents:
-            raise web.HTTPError(400, f"The folder {path!r} is outside the notebook's files.")
+        hidden_ok = allow_hidden(self.app.serverapp)
+        folder = resolve_path(self.root_dir, rel, hidden_ok=hidden_ok, kind="folder")
         if not folder.is_dir():
-            raise web.HTTPError(404, f"The folder /{rel} does not exist; pick another folder.")
+            raise ApiError(
+                404, f"The folder {quote('/' + rel)} does not exist; pick another folder."
+            )
         return folder
 
     def target(self, path: str, name: str, overwrite: bool) -> Path:
         """Where a new file ``name`` in folder ``path`` goes; 409 when it exists (no overwrite)."""
         clean = safe_name(name)
         if not clean or clean != name:
-            raise web.HTTPError(400, f"{name!r} is not a valid file name.")
+            raise ApiError(400, f"{quote(name)} is not a valid file name.")
+        if clean.startswith(".") and not allow_hidden(self.app.serverapp):
+            raise ApiError(
+                400,
+                f"{quote(name)} is a hidden name (it starts with '.'); hidden files are not "
+                "shown on this server (ContentsManager.allow_hidden).",
+            )
         target = self.folder(path) / clean
         if target.is_dir():
             raise web.HTTPError(
@@ -264,7 +272,9 @@ class UploadService(Capability):
     @staticmethod
     def temp_path(target: Path, token: str) -> Path:
         """A hidden temporary name next to ``target``."""
-        return target.with_name(f".{target.name}.ma-upload-{token}")
+        # Names are capped at 255 bytes; the temp name must fit the same limit.
+        stem = target.name.encode("utf-8", "surrogatepass")[:200].decode("utf-8", "ignore")
+        return target.with_name(f".{stem}.ma-upload-{token}")
 
     def relpath(self, path: Path) -> str:
         """``path`` relative to the server root, as the file browser shows it."""

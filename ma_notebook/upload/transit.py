@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from tornado import web
 
+from ..api import ApiError, quote
 from ..obs.errors import ObsError, ObsNotFound
 from ..obs.paths import ObsPath
 from ..obs.service import DEFAULT_TRANSIT_BUCKET
+from ..paths import allow_hidden, resolve_path
 from ..tasks import Task, TaskError, suspending
 from .urlfetch import remove_quietly
 
@@ -528,16 +530,16 @@ class Transit:
     async def start_download(self, path: str, transit_path: str) -> Task:
         """Stage a workspace file in the transit folder, then hand out an expiring link."""
         rel = (path or "").strip().strip("/")
-        root = self.service.root_dir
-        local = (root / rel).resolve()
-        if root not in local.parents:
-            raise web.HTTPError(400, f"{path!r} is outside the notebook's files.")
-        if local.is_dir():
-            raise web.HTTPError(
-                400, f"/{rel} is a folder; compress it (zip -r x.zip folder) and download that."
+        hidden_ok = allow_hidden(self.service.app.serverapp)
+        local = resolve_path(self.service.root_dir, rel, hidden_ok=hidden_ok, kind="file")
+        if local == self.service.root_dir or local.is_dir():
+            raise ApiError(
+                400,
+                f"{quote('/' + rel)} is a folder; compress it (zip -r x.zip folder) and download "
+                "that.",
             )
         if not local.is_file():
-            raise web.HTTPError(404, f"/{rel} does not exist.")
+            raise ApiError(404, f"{quote('/' + rel)} does not exist.")
         folder = await self.transit_folder(transit_path)
         expires = self.service.download_link_seconds
         task_id = uuid.uuid4().hex

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.message
+import email.utils
 import ipaddress
 import os
 import posixpath
@@ -124,9 +125,7 @@ def infer_file_name(headers: httputil.HTTPHeaders, url: str, final_url: str) -> 
     """The file name: Content-Disposition, else the URL path (typed, then redirected)."""
     disposition = headers.get("Content-Disposition")
     if disposition:
-        msg = email.message.Message()
-        msg["Content-Disposition"] = disposition
-        name = msg.get_filename()
+        name = disposition_filename(disposition)
         if name:
             name = safe_name(name)
             if name:
@@ -143,11 +142,28 @@ def infer_file_name(headers: httputil.HTTPHeaders, url: str, final_url: str) -> 
     return "download"
 
 
+def disposition_filename(disposition: str) -> str | None:
+    """The file name of a Content-Disposition header; ``filename*`` wins (RFC 6266 4.3)."""
+    msg = email.message.Message()
+    msg["Content-Disposition"] = disposition
+    plain: str | None = None
+    for key, value in msg.get_params(header="content-disposition") or []:
+        if key.lower() != "filename":
+            continue
+        if isinstance(value, tuple):  # the RFC 5987 form, filename*=UTF-8''...
+            return email.utils.collapse_rfc2231_value(value)
+        plain = plain or value
+    return plain
+
+
 def safe_name(name: str) -> str:
     """A plain file name from an untrusted one (no folders, no control characters)."""
     name = name.replace("\\", "/").split("/")[-1]
     name = "".join(ch for ch in name if ch.isprintable()).strip()
-    return "" if name in ("", ".", "..") else name[:255]
+    if name in ("", ".", ".."):
+        return ""
+    # At most 255 bytes in UTF-8 (file systems count bytes), cut on a character boundary.
+    return name.encode("utf-8", "surrogatepass")[:255].decode("utf-8", "ignore")
 
 
 @dataclass

@@ -12,9 +12,20 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server_proxy.handlers import LocalProxyHandler, ProxyHandler
 from tornado import web
 
+from ..api import ApiError, endpoint, quote
 from ..base import AUTH_RESOURCE, MaAPIHandler, api_path
+from .models import (
+    InstanceList,
+    InstanceModel,
+    LaunchRequest,
+    StoppedResponse,
+    SuggestQuery,
+    SuggestResponse,
+    ToolQuery,
+    ToolsResponse,
+)
 from .service import PROXY_PREFIX, VisualizationError, VisualizationService
-from .tools import TOOLS, absolute_asset_rewriter
+from .tools import absolute_asset_rewriter
 
 #: Request headers that carry the user's Jupyter credentials; tools never see them.
 CREDENTIAL_HEADERS = ("Authorization", "Cookie", "X-Xsrftoken", "X-Xsrf-Token")
@@ -29,22 +40,13 @@ class _VisualizationHandler(MaAPIHandler):
     def visualization(self) -> VisualizationService:
         return self.service("visualization")  # type: ignore[no-any-return]
 
-    def fail(self, error: VisualizationError) -> web.HTTPError:
-        """The HTTP error for a service error (its message goes to the user)."""
-        return web.HTTPError(error.status, error.message, reason=error.reason)
-
-    def tool_arg(self) -> str | None:
-        tool = self.get_query_argument("tool", None) or None
-        if tool is not None and tool not in TOOLS:
-            raise web.HTTPError(400, f"Unknown tool {tool!r}: use one of {', '.join(TOOLS)}.")
-        return tool
-
 
 class ToolsHandler(_VisualizationHandler):
     """GET: which tools are installed where, how to install the others, the default folder."""
 
     @web.authenticated
     @authorized
+    @endpoint(response=ToolsResponse, summary="Visualization tools and where they are")
     async def get(self) -> None:
         service = self.visualization
         self.write_json({"tools": service.tools_info(), "default_folder": service.default_folder})
@@ -55,13 +57,10 @@ class SuggestHandler(_VisualizationHandler):
 
     @web.authenticated
     @authorized
-    async def get(self) -> None:
+    @endpoint(query=SuggestQuery, response=SuggestResponse, summary="The folder to propose")
+    async def get(self, query: SuggestQuery) -> None:
         service = self.visualization
-        try:
-            tool = service.tool(self.get_query_argument("tool", "tensorboard"))
-        except VisualizationError as e:
-            raise self.fail(e) from e
-        self.write_json(service.suggest_folder(tool, self.get_query_argument("cwd", None)))
+        self.write_json(service.suggest_folder(service.tool(query.tool), query.cwd))
 
 
 class InstancesHandler(_VisualizationHandler):
@@ -69,35 +68,25 @@ class InstancesHandler(_VisualizationHandler):
 
     @web.authenticated
     @authorized
-    async def get(self) -> None:
+    @endpoint(query=ToolQuery, response=InstanceList, summary="List instances")
+    async def get(self, query: ToolQuery) -> None:
         service = self.visualization
         root = service.root_dir
-        self.write_json(
-            {"instances": [i.to_json(root) for i in service.instances_of(self.tool_arg())]}
-        )
+        self.write_json({"instances": [i.to_json(root) for i in service.instances_of(query.tool)]})
 
     @web.authenticated
     @authorized
-    async def post(self) -> None:
-        body = self.json_body()
+    @endpoint(body=LaunchRequest, response=InstanceModel, status=201, errors=(400, 409, 503))
+    async def post(self, body: LaunchRequest) -> None:
         service = self.visualization
-        unknown = sorted(set(body) - {"tool", "folder"})
-        if unknown:
-            raise web.HTTPError(
-                400, f"Unknown field(s) {', '.join(unknown)}: send tool and folder."
-            )
-        if "tool" not in body:
-            raise web.HTTPError(400, f"'tool' is required: one of {', '.join(TOOLS)}.")
-        try:
-            instance, created = await service.launch(body["tool"], body.get("folder"))
-        except VisualizationError as e:
-            raise self.fail(e) from e
+        instance, created = await service.launch(body.tool, body.folder)
         self.write_json(instance.to_json(service.root_dir), status=201 if created else 200)
 
     @web.authenticated
     @authorized
-    async def delete(self) -> None:
-        stopped = await self.visualization.shutdown_all(self.tool_arg())
+    @endpoint(query=ToolQuery, response=StoppedResponse, summary="Stop every instance")
+    async def delete(self, query: ToolQuery) -> None:
+        stopped = await self.visualization.shutdown_all(query.tool)
         self.write_json({"stopped": [i.id for i in stopped]})
 
 
@@ -106,22 +95,24 @@ class InstanceHandler(_VisualizationHandler):
 
     @web.authenticated
     @authorized
+    @endpoint(response=InstanceModel, errors=(404,), summary="One instance")
     async def get(self, instance_id: str) -> None:
         service = self.visualization
         instance = service.get(instance_id)
         if instance is None:
-            raise web.HTTPError(404, f"No visualization instance {instance_id}: it was shut down.")
+            raise ApiError(404, f"No visualization instance {quote(instance_id)}: it stopped.")
         data = instance.to_json(service.root_dir)
         data.setdefault("log_tail", instance.log_tail())
         self.write_json(data)
 
     @web.authenticated
     @authorized
+    @endpoint(response=InstanceModel, errors=(404,), summary="Shut an instance down")
     async def delete(self, instance_id: str) -> None:
         service = self.visualization
         instance = await service.shutdown(instance_id)
         if instance is None:
-            raise web.HTTPError(404, f"No visualization instance {instance_id}: already shut down.")
+            raise ApiError(404, f"No visualization instance {quote(instance_id)}: already stopped.")
         self.write_json(instance.to_json(service.root_dir))
 
 

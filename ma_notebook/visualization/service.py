@@ -21,7 +21,10 @@ from jupyter_server.utils import url_path_join
 from tornado import httpclient
 from traitlets import Float, Integer, List, Unicode
 
+from ..api import ApiError
+from ..api import quote as short
 from ..capability import Capability
+from ..paths import allow_hidden, resolve_path
 from ..procenv import tool_env
 from .tools import (
     FOREIGN_ENV,
@@ -38,14 +41,11 @@ LOG_TAIL_LINES = 30
 OUTPUT_LINES = 400
 
 
-class VisualizationError(Exception):
+class VisualizationError(ApiError):
     """A failure meant for the user, with the HTTP status that describes it."""
 
     def __init__(self, message: str, status: int = 400, reason: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.reason = reason
+        super().__init__(status, message, reason=reason)
 
 
 @dataclass
@@ -298,6 +298,19 @@ class VisualizationService(Capability):
 
     # ------------------------------------------------------------------ folders
 
+    def _workspace_path(self, raw: str) -> Path:
+        """A folder under the server root (or the workspace) through the one resolver."""
+        hidden_ok = allow_hidden(self.app.serverapp)
+        expanded = os.path.expanduser(raw) if raw.startswith("~") else raw
+        try:
+            return resolve_path(Path(self.root_dir), expanded, hidden_ok=hidden_ok, kind="folder")
+        except ApiError:
+            if not os.path.isabs(expanded):
+                raise
+            # The default summary folder lives in the workspace, which may lie outside root_dir.
+            workspace = Path(self.app.workspace_dir)
+            return resolve_path(workspace, expanded, hidden_ok=hidden_ok, kind="folder")
+
     def resolve_folder(self, folder: str | None, *, create_default: bool = True) -> str:
         """An absolute summary folder from a file-browser path, or 400 saying what is wrong."""
         if folder is None or str(folder).strip() == "":
@@ -308,24 +321,20 @@ class VisualizationService(Capability):
         if not isinstance(folder, str):
             raise VisualizationError("'folder' must be a string: a folder path.")
         raw = folder.strip()
-        if "\x00" in raw:
-            raise VisualizationError("The folder path contains a NUL character.")
-        expanded = Path(os.path.expanduser(raw))
-        path = expanded if expanded.is_absolute() else Path(self.root_dir) / expanded
-        path = path.resolve()
+        path = self._workspace_path(raw)
         if not path.exists() and create_default and path == Path(self.default_folder).resolve():
             path.mkdir(parents=True, exist_ok=True)  # the proposed default, accepted as is
         if not path.exists():
             raise VisualizationError(
-                f"The folder {raw!r} does not exist ({path}). Pick the folder your training "
+                f"The folder {short(raw)} does not exist ({path}). Pick the folder your training "
                 f"writes summaries to (by default {self.default_folder})."
             )
         if not path.is_dir():
             raise VisualizationError(
-                f"{raw!r} is a file, not a folder. Pick the folder that holds the summary files."
+                f"{short(raw)} is a file, not a folder. Pick the folder holding the summary files."
             )
         if not os.access(path, os.R_OK | os.X_OK):
-            raise VisualizationError(f"The folder {raw!r} is not readable by the server.")
+            raise VisualizationError(f"The folder {short(raw)} is not readable by the server.")
         return str(path)
 
     def has_summaries(self, tool: Tool, folder: str, depth: int = 2) -> bool:

@@ -83,6 +83,9 @@ def upload_through_transit(
     row = dialog.locator(f'.ma-Upload-row[data-name="{name}"]')
     expect(row).to_have_attribute("data-state", "large")
     expect(row).to_contain_text("The file size exceeds 10 MB")
+    # Sizes in the same (decimal) units as the limits.
+    size = os.path.getsize(path)
+    expect(row.locator(".ma-Upload-size")).to_have_text(f"({size / 1e6:.1f} MB)")
     row.get_by_role("button", name="OBS TRANSIT").click()
     form = dialog.locator(".ma-Upload-transit")
     page.wait_for_function(
@@ -136,12 +139,12 @@ def test_120_mb_file_goes_through_obs_transit_byte_identical(obs_page, obs_lab, 
     assert len(moto) >= 2 and not [u for u in puts if "/upload/transit/" in u]
     assert transit_objects(obs_lab) == []
     assert not [p for p in os.listdir(obs_lab.root_dir) if ".ma-upload-" in p]
-    # USE DEFAULT is remembered for next time.
+    # USE DEFAULT is remembered for next time as "the server's default", not today's path.
     settings = obs_page.page.evaluate(
         "async () => (await window.jupyterapp.serviceManager.settings.fetch("
         "'ma-notebook:upload')).settings"
     )
-    assert settings["transitPath"] == f"obs://{TRANSIT_BUCKET}/uploads/"
+    assert settings["transitPath"] == "server default"
 
 
 def test_transit_relays_through_the_server_when_obs_refuses_cors(obs_page, obs_lab, tmp_path):
@@ -260,7 +263,7 @@ def test_transit_resumes_from_the_parts_obs_holds_after_a_reload(obs_page, obs_l
     puts = upload_through_transit(obs_page, str(path), "resumed.bin", typed=remembered)
     assert (obs_lab.root_dir / "resumed.bin").read_bytes() == data
     row = obs_page.page.locator('.ma-Upload-row[data-name="resumed.bin"]')
-    expect(row).to_contain_text("resumed at 8.0 MB")
+    expect(row).to_contain_text(f"resumed at {session['part_size'] / 1e6:.1f} MB")
     part_puts = [u for u in puts if "partNumber=" in u or "/parts/" in u]
     # Only part 2 moved (presigned, or relayed when the bucket refuses CORS).
     assert part_puts and all("partNumber=2&" in u or u.endswith("/parts/2") for u in part_puts)

@@ -34,9 +34,17 @@ export function collectDrop(data: DataTransfer): {
   return { files, folders };
 }
 
+/** What USE DEFAULT remembers: the server's default, whatever it is (or becomes). */
+export const SERVER_DEFAULT = 'server default';
+
+/** The transit path to send to the server for a remembered setting ('' = its default). */
+export function serverTransitPath(setting: string): string {
+  return setting === SERVER_DEFAULT ? '' : setting;
+}
+
 /** Settings the Local tab reads and remembers. */
 export interface ITransitSettings {
-  /** The remembered OBS transit path ('' = the default). */
+  /** The remembered OBS transit path, SERVER_DEFAULT, or '' when none was chosen yet. */
   get(): string;
   set(path: string): Promise<void>;
   /** The server's default transit path, for display. */
@@ -62,18 +70,21 @@ function TransitPathForm(props: {
   onCancel: () => void;
 }): JSX.Element {
   const { trans } = props;
-  const [path, setPath] = React.useState(props.settings.get());
+  const [path, setPath] = React.useState(
+    serverTransitPath(props.settings.get())
+  );
   const [error, setError] = React.useState('');
   const [defaultPath, setDefaultPath] = React.useState('');
   React.useEffect(() => {
     void props.settings.defaultPath().then(setDefaultPath, () => undefined);
   }, []);
   const confirm = async (value: string) => {
-    let chosen = value.trim();
+    const chosen = value.trim();
     if (!chosen) {
-      // USE DEFAULT: remember the server's default so the choice sticks.
-      chosen = await props.settings.defaultPath().catch(() => '');
-      if (!chosen) {
+      // USE DEFAULT: remember "the server's default", not today's path, so the choice
+      // follows the server when its administrator changes the default.
+      const serverDefault = await props.settings.defaultPath().catch(() => '');
+      if (!serverDefault) {
         setError(
           trans.__(
             'This server has no default OBS transit path; enter one like obs://bucket/folder/'
@@ -81,6 +92,9 @@ function TransitPathForm(props: {
         );
         return;
       }
+      await props.settings.set(SERVER_DEFAULT);
+      props.onConfirm('');
+      return;
     }
     if (!/^obs:\/\/[^/]+/.test(chosen)) {
       setError(trans.__('Enter an OBS path like obs://bucket/folder/'));
@@ -182,7 +196,7 @@ export function LocalTab(props: ILocalTabProps): JSX.Element {
     }
     const remembered = props.transitSettings.get();
     if (remembered) {
-      queue.useTransit(item, remembered);
+      queue.useTransit(item, serverTransitPath(remembered));
     } else {
       setTransitFor(item);
     }
@@ -284,7 +298,8 @@ export function LocalTab(props: ILocalTabProps): JSX.Element {
         >
           {trans.__(
             'OBS transit path: %1',
-            props.transitSettings.get() || trans.__('default')
+            serverTransitPath(props.transitSettings.get()) ||
+              trans.__('server default')
           )}
         </button>
       </div>

@@ -10,7 +10,12 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 import { ObsBrowser } from '../obs';
 import { CommandIDs, IAddFilesDialog, IMaNotebook } from '../tokens';
-import { ITransitSettings, LocalTab, collectDrop } from './LocalTab';
+import {
+  ITransitSettings,
+  LocalTab,
+  collectDrop,
+  serverTransitPath
+} from './LocalTab';
 import { ObsTab } from './ObsTab';
 import { RemoteTab } from './RemoteTab';
 import { downloadViaObs } from './download';
@@ -173,7 +178,11 @@ export const uploadPlugin: JupyterFrontEndPlugin<void> = {
       execute: async args => {
         const path = (args.path as string) ?? selectedFile()?.path;
         if (path) {
-          await downloadViaObs(path, transitSettings.get(), trans);
+          await downloadViaObs(
+            path,
+            serverTransitPath(transitSettings.get()),
+            trans
+          );
         }
       }
     });
