@@ -79,8 +79,8 @@ class MaAPIHandler(ExtensionHandlerMixin, APIHandler):
         """The query string validated as ``model``, or 400 naming each bad argument."""
         data: dict[str, Any] = {}
         for key, values in self.request.query_arguments.items():
-            if key in IGNORED_QUERY:
-                continue
+            if key in IGNORED_QUERY or (key.isdigit() and values == [b""]):
+                continue  # Jupyter's own, and the cache-busting number JupyterLab appends
             if len(values) > 1:
                 raise web.HTTPError(400, f"Query argument {quote(key)} is given more than once.")
             try:

@@ -121,3 +121,9 @@ async def test_bad_query_is_a_400_with_one_error_shape(api):
     status, data = await api("tasks", params={"bogus": "x" * 3000})
     assert status == 400
     assert len(data["message"]) < 400
+
+
+async def test_jupyterlab_cache_buster_is_not_an_unknown_argument(api):
+    # JupyterLab's ServerConnection appends a bare number to GET URLs (?kind=x&1796134201093).
+    status, data = await api("tasks", params={"kind": "x", "1796134201093": ""})
+    assert status == 200, data
