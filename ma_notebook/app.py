@@ -26,6 +26,7 @@ CAPABILITY_PACKAGES: list[str] = [
     "ma_notebook.visualization",
     "ma_notebook.scheduler",
     "ma_notebook.upload",
+    "ma_notebook.monitor",
 ]
 
 DEFAULT_WORKSPACE = "/home/ma-user/work"
@@ -117,7 +118,8 @@ class MaNotebookApp(ExtensionApp):
             except Exception:
                 self.log.exception("ma-notebook: stopping %s failed", service.name)
         await self.tasks.stop()
-        self.events.record("StopNotebook", "Major", "The notebook server has been stopped.")
+        if not getattr(self, "stop_recorded", False):  # the auto-stop records its own
+            self.events.record("StopNotebook", "Major", "The notebook server has been stopped.")
         self.events.close()
 
     def capabilities_info(self) -> dict[str, Any]:
