@@ -14,6 +14,7 @@ pytest_plugins = [
     "fixtures_visualization",
     "fixtures_scheduler",
     "fixtures_upload",
+    "fixtures_monitor",
 ]
 
 

@@ -377,7 +377,7 @@ class MonitorService(Capability):
             victims = [
                 (kid, name)
                 for kid, (pid, name) in self._kernel_pids.items()
-                if pid is not None and (kid not in pids or pids[kid][0] != pid)
+                if pid is not None and (kid not in pids or pids[kid][0] != pid or not _alive(pid))
             ]
             message = (
                 f"The instance is out of memory: the kernel killed {kills} process"
@@ -732,6 +732,16 @@ class MonitorService(Capability):
     def status_line(self) -> str:
         """For logs: version and sources."""
         return f"ma-notebook {__version__} monitor: {self.info()['source']}"
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process exists and is not a zombie waiting to be reaped."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            text = f.read()
+    except OSError:
+        return False
+    return text[text.rfind(")") + 2 :][:1] not in ("Z", "X")
 
 
 def _fmt(metric: str, value: float) -> str:
