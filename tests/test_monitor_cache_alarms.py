@@ -75,7 +75,7 @@ class TestTmpfsMount:
     async def test_filling_the_mount_fires_one_alarm_and_freeing_resolves_it(
         self, api, ma_app, webhook_receiver, tmpfs_dir
     ):
-        status, cache = await api("monitor/cache")
+        _status, cache = await api("monitor/cache")
         assert cache["method"] == "statvfs" and cache["capacity_bytes"] == 8 << 20
         await _fill_alarm_resolve(api, ma_app, webhook_receiver, tmpfs_dir, 6 << 20)
 
@@ -99,7 +99,7 @@ class TestPlainFolder:
         self, api, ma_app, webhook_receiver, tmp_path
     ):
         await _fill_alarm_resolve(api, ma_app, webhook_receiver, tmp_path / "cache", 800_000)
-        status, cache = await api("monitor/cache")
+        _status, cache = await api("monitor/cache")
         assert cache["method"] == "scan" and cache["capacity_bytes"] == 1 << 20
 
 

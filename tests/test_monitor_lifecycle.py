@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -168,10 +169,8 @@ def oom_cgroup() -> Any:
     for _ in range(50):
         pids = [int(p) for p in (d / "cgroup.procs").read_text().split()]
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         if not pids:
             break
         time.sleep(0.1)
@@ -208,7 +207,7 @@ async def test_a_kernel_the_cgroup_oom_kills_records_out_of_memory(
     assert events, "no OutOfMemory event"
     assert events[0]["severity"] == "Critical"
     assert kernel["id"] in events[0]["details"]["kernels"]
-    status, snap = await api("monitor")
+    _status, snap = await api("monitor")
     oom = [n for n in snap["notices"] if n["kind"] == "oom"]
     assert oom and kernel["id"][:8] in oom[0]["message"] and "python3" in oom[0]["message"]
     await jp_fetch("api", "kernels", kernel["id"], method="DELETE")

@@ -7,6 +7,7 @@ import { visualizationPlugin } from './visualization/plugin';
 import { uploadPlugin } from './upload/plugin';
 import { obsPlugin } from './obs';
 import { schedulerPlugin } from './scheduler';
+import { monitorPlugin } from './monitor/plugin';
 
 export * from './tokens';
 export { requestAPI, MaRequestError, watchTask, cancelTask } from './request';
@@ -21,7 +22,8 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
   visualizationPlugin,
   obsPlugin,
   schedulerPlugin,
-  uploadPlugin
+  uploadPlugin,
+  monitorPlugin
 ];
 
 export default plugins;

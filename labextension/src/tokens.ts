@@ -16,6 +16,8 @@ export namespace CommandIDs {
   export const openVisualization = 'ma-notebook:open-visualization';
   export const openObs = 'ma-notebook:open-obs';
   export const checkCron = 'ma-notebook:check-cron';
+  export const renewAutoStop = 'ma-notebook:renew-auto-stop';
+  export const openResourceMonitor = 'ma-notebook:open-resource-monitor';
 }
 
 /** What GET /ma-notebook/api/info returns. */

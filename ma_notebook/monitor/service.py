@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from traitlets import Bool, Callable, Dict, Enum, Float, Integer, List, Type, Unicode
+from traitlets import Bool, Callable, Dict, Enum, Float, Integer, List, Type, Unicode, Union
 
 from .. import __version__
 from ..api import ApiError
@@ -95,7 +95,7 @@ class MonitorService(Capability):
 
     # ------------------------------------------------------------ alarms
     alarm_rules = List(
-        Dict(),
+        Union([Dict(), Unicode()]),
         default_value=DEFAULT_RULES,
         config=True,
         help=(
@@ -204,7 +204,7 @@ class MonitorService(Capability):
             self.cache_scan_max_entries,
         )
         self.alarms = AlarmEngine()
-        self.alarms.set_rules([AlarmRule.model_validate(r) for r in self.alarm_rules], "config")
+        self.alarms.set_rules(self._config_rules(), "config")
         self._user_rules_path = self.state_dir / "alarm-rules.json"
         self._load_user_rules()
         self.lease_store = LeaseStore(self.state_dir / "lease.json")
@@ -225,6 +225,27 @@ class MonitorService(Capability):
         self._cache_pending = False
         self._last_health = 0.0
         self.sampler_cpu_seconds = 0.0
+
+    def _config_rules(self) -> list[AlarmRule]:
+        """The configured rules; JSON text is accepted (command lines), bad rules are skipped."""
+        items: list[Any] = []
+        for item in self.alarm_rules:
+            if isinstance(item, str):
+                try:
+                    parsed = json.loads(item)
+                except ValueError:
+                    self.log.error("MonitorService.alarm_rules: not JSON: %s", item[:80])
+                    continue
+                items.extend(parsed if isinstance(parsed, list) else [parsed])
+            else:
+                items.append(item)
+        rules = []
+        for item in items:
+            try:
+                rules.append(AlarmRule.model_validate(item))
+            except ValueError as e:
+                self.log.error("MonitorService.alarm_rules: rule skipped: %s", e)
+        return rules
 
     # ------------------------------------------------------------ lifecycle
 
@@ -486,21 +507,22 @@ class MonitorService(Capability):
         limit = _fmt(rule.metric, rule.threshold)
         what = METRICS[rule.metric]
         if t.status == "firing":
-            summary = (
-                f"Alarm {rule.name}: {rule.statistic} of {rule.metric} is {value} "
-                f"({rule.comparison} {limit}) for {rule.consecutive_periods} consecutive "
-                f"{rule.period_seconds:g} s periods"
+            condition = (
+                f"{rule.statistic} of {rule.metric} {value} {rule.comparison} {limit} for "
+                f"{rule.consecutive_periods} consecutive {rule.period_seconds:g} s periods"
             )
             if rule.metric in CACHE_METRICS:
                 event_type = "CacheVolumeExceedQuota"
-                summary += (
-                    f"; {cache.path} holds {_fmt('cache_dir_size_bytes', cache.size_bytes)}. "
-                    "Exceeding the cache directory's capacity restarts the notebook and "
-                    "loses the environment: free space now."
+                held = _fmt("cache_dir_size_bytes", cache.size_bytes)
+                state = f"{value} full" if rule.metric == "cache_dir_util" else f"holds {held}"
+                summary = (
+                    f"Alarm {rule.name}: the cache directory is {state}; free space now. "
+                    "Exceeding its capacity restarts the notebook and loses the environment "
+                    f"({cache.path} holds {held}; {condition})."
                 )
             else:
                 event_type = "ResourceUsageAlarm"
-                summary += "."
+                summary = f"Alarm {rule.name}: {condition}."
             self.app.events.record(
                 event_type, rule.severity, summary, rule=rule.name, value=t.value
             )
