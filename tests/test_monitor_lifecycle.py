@@ -201,7 +201,7 @@ async def test_a_kernel_the_cgroup_oom_kills_records_out_of_memory(
     events: list[Any] = []
     while time.monotonic() < deadline and not events:
         await asyncio.sleep(0.5)
-        status, data = await api("events", params={"type": "OutOfMemory"})
+        _, data = await api("events", params={"type": "OutOfMemory"})
         events = data["events"]
     ws.close()
     assert events, "no OutOfMemory event"
