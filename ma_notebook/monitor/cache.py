@@ -16,6 +16,9 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+#: Seconds between checks whether the cache directory exists and is its own mount.
+MOUNT_RECHECK = 10.0
+
 
 @dataclass
 class CacheUsage:
@@ -111,6 +114,9 @@ class CacheMonitor:
         self._scanning = False
         self._last_scan = 0.0
         self._stopped = False
+        self._checked_at = -MOUNT_RECHECK
+        self._is_dir = False
+        self._is_mount = False
 
     @property
     def latest(self) -> CacheUsage:
@@ -121,14 +127,26 @@ class CacheMonitor:
     def refresh(self) -> CacheUsage:
         """Measure now when cheap (statvfs), else start a background scan when one is due."""
         path = self.path
-        if not path or not os.path.isdir(path):
+        now = time.monotonic()
+        if now - self._checked_at > MOUNT_RECHECK:  # is it (still) there, is it a mount?
+            self._checked_at = now
+            self._is_dir = bool(path) and os.path.isdir(path)
+            self._is_mount = self._is_dir and os.path.ismount(path)
+        if not self._is_dir:
             usage = CacheUsage(path, False, reason=f"{path or 'no cache directory'} does not exist")
             with self._lock:
                 self._latest = usage
             return usage
-        if os.path.ismount(path):
+        if self._is_mount:
             t = time.time()
-            used, capacity = statvfs_usage(path)
+            try:
+                used, capacity = statvfs_usage(path)
+            except OSError as e:
+                self._checked_at = 0.0
+                usage = CacheUsage(path, False, reason=f"{path}: {e.strerror}")
+                with self._lock:
+                    self._latest = usage
+                return usage
             if self.quota_bytes:
                 capacity = min(capacity, self.quota_bytes) if capacity else self.quota_bytes
             usage = CacheUsage(
