@@ -99,3 +99,57 @@ async def kernel_execute(ws_url: str, token: str, code: str) -> Any:
     conn = await websocket_connect(request)
     await conn.write_message(json.dumps(execute_message(code)))
     return conn
+
+
+class SMTPReceiver:
+    """A minimal SMTP server on 127.0.0.1 that keeps each message's DATA."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.messages: list[str] = []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(5)
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn, conn.makefile("rb") as rf:
+                conn.sendall(b"220 test ESMTP\r\n")
+                data: list[bytes] | None = None
+                for line in rf:
+                    if data is not None:
+                        if line == b".\r\n":
+                            self.messages.append(b"".join(data).decode(errors="replace"))
+                            data = None
+                            conn.sendall(b"250 queued\r\n")
+                        else:
+                            data.append(line)
+                        continue
+                    cmd = line[:4].upper()
+                    if cmd == b"DATA":
+                        data = []
+                        conn.sendall(b"354 go ahead\r\n")
+                    elif cmd == b"QUIT":
+                        conn.sendall(b"221 bye\r\n")
+                        break
+                    else:
+                        conn.sendall(b"250 ok\r\n")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def smtp_receiver() -> Iterator[SMTPReceiver]:
+    """A loopback SMTP receiver."""
+    receiver = SMTPReceiver()
+    yield receiver
+    receiver.close()

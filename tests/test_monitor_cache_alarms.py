@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import time
 from pathlib import Path
 from typing import Any
@@ -127,6 +129,35 @@ class TestOscillation:
             await asyncio.sleep(1.0)
         assert webhook_receiver.received == []
         assert monitor.alarms.states["config:cache-full"].fired_count == 0
+
+
+class TestEmail:
+    @pytest.fixture
+    def ma_config(self, tmp_path, smtp_receiver) -> dict[str, Any]:
+        cache = tmp_path / "cache"
+        cache.mkdir()
+        (cache / "big.bin").write_bytes(b"\0" * 2000)
+        rule = {**_rule(1000), "metric": "cache_dir_size_bytes", "severity": "Critical"}
+        return {
+            "MonitorService": {
+                "cache_dir": str(cache),
+                "cache_scan_interval": 0.5,
+                "alarm_rules": [rule],
+                "smtp_host": "127.0.0.1",
+                "smtp_port": smtp_receiver.port,
+                "smtp_to": ["ops@example.test"],
+            }
+        }
+
+    async def test_a_firing_size_rule_sends_one_email(self, api, ma_app, smtp_receiver):
+        await _wait(lambda: len(smtp_receiver.messages) >= 1)
+        await asyncio.sleep(2)
+        assert len(smtp_receiver.messages) == 1
+        mail = email.message_from_string(smtp_receiver.messages[0], policy=email.policy.default)
+        assert mail["Subject"] == "[firing] cache-full" and mail["To"] == "ops@example.test"
+        assert "the cache directory holds" in mail.get_content()
+        _, data = await api("events", params={"type": "CacheVolumeExceedQuota"})
+        assert data["events"][0]["severity"] == "Critical"
 
 
 async def test_metadata_webhook_is_refused_before_connecting(jp_serverapp, ma_app):

@@ -514,9 +514,9 @@ class MonitorService(Capability):
             if rule.metric in CACHE_METRICS:
                 event_type = "CacheVolumeExceedQuota"
                 held = _fmt("cache_dir_size_bytes", cache.size_bytes)
-                state = f"{value} full" if rule.metric == "cache_dir_util" else f"holds {held}"
+                state = f"is {value} full" if rule.metric == "cache_dir_util" else f"holds {held}"
                 summary = (
-                    f"Alarm {rule.name}: the cache directory is {state}; free space now. "
+                    f"Alarm {rule.name}: the cache directory {state}; free space now. "
                     "Exceeding its capacity restarts the notebook and loses the environment "
                     f"({cache.path} holds {held}; {condition})."
                 )
