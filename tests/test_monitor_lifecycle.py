@@ -8,6 +8,8 @@ import json
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -69,6 +71,16 @@ def test_lease_survives_a_restart(lab_factory, tmp_path):
     assert status == 200 and lease["enabled"]
     assert lease["deadline"] == pytest.approx(deadline, abs=0.01)
     assert lease["duration_seconds"] == 5 * 3600
+
+    # ma-cli talks to the same lease
+    cli = [sys.executable, "-m", "ma_notebook.cli", "auto-stop", "--url", again.url]
+    cli += ["--token", again.token]
+    r = subprocess.run([*cli, "3"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith("Auto-stop in 2:59:"), r.stdout + r.stderr
+    r = subprocess.run([*cli, "0"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "between 1 and 72" in r.stderr
+    _, lease = again.request("ma-notebook/api/lease")
+    assert 3 * 3600 - 60 < lease["remaining_seconds"] <= 3 * 3600
 
 
 def _poll_like_jupyterlab(lab: Any, stop: threading.Event) -> None:

@@ -79,6 +79,40 @@ def test_this_machines_cgroup_parses():
     assert s.cpu_limit >= 1 and s.cpu_limit <= (os.cpu_count() or 1)
 
 
+def test_no_gpu_means_no_gpu_samples_and_no_error():
+    from ma_notebook.monitor.gpu import Nvml
+
+    nvml = Nvml()
+    if not nvml.available:  # this machine: no NVIDIA driver
+        assert nvml.sample() == [] and nvml.devices() == [] and nvml.reason
+    nvml.close()
+    assert nvml.sample() == []
+
+
+def test_cache_usage_cli_matches_du(tmp_path):
+    import subprocess
+    import sys
+
+    for i in range(50):
+        (tmp_path / f"f{i}").write_bytes(b"x" * i * 10)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "g").write_bytes(b"y" * 999)
+    os.link(tmp_path / "sub" / "g", tmp_path / "hardlink")  # counted once, as du does
+    du = int(
+        subprocess.run(
+            ["du", "-sb", str(tmp_path)], capture_output=True, text=True, check=True
+        ).stdout.split()[0]
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "ma_notebook.cli", "cache-usage", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"{tmp_path}: {du} bytes of ") and "by scan" in r.stdout
+
+
 def test_cpuset_lists():
     assert parse_cpuset("0-3,8,10-11\n") == 7
     assert parse_cpuset("") == 0

@@ -13,7 +13,7 @@ from .. import __version__
 from .common import CONTEXT_SETTINGS, Options
 
 #: Modules that add subcommands; each exposes ``commands``, a list of click commands or groups.
-SUBCOMMAND_MODULES: list[str] = ["ma_notebook.cli.obs"]
+SUBCOMMAND_MODULES: list[str] = ["ma_notebook.cli.obs", "ma_notebook.cli.monitor"]
 
 
 @click.group(
