@@ -18,6 +18,8 @@ from typing import Any
 
 #: Seconds between checks whether the cache directory exists and is its own mount.
 MOUNT_RECHECK = 10.0
+#: Scans wait at least this many times their own duration before the next one (<= ~1 % duty).
+SCAN_DUTY = 100.0
 
 
 @dataclass
@@ -115,6 +117,7 @@ class CacheMonitor:
         self._last_scan = 0.0
         self._stopped = False
         self._checked_at = -MOUNT_RECHECK
+        self._last_took = 0.0
         self._is_dir = False
         self._is_mount = False
 
@@ -162,9 +165,10 @@ class CacheMonitor:
                 self._latest = usage
             return usage
         now = time.monotonic()
-        if not self._scanning and (
-            self._last_scan == 0.0 or now - self._last_scan >= self.scan_interval
-        ):
+        # A scan that took s seconds waits at least SCAN_DUTY * s before the next one, so a
+        # huge folder costs at most ~1 % of a core however short scan_interval is.
+        gap = max(self.scan_interval, SCAN_DUTY * self._last_took)
+        if not self._scanning and (self._last_scan == 0.0 or now - self._last_scan >= gap):
             self._scanning = True
             self._last_scan = now
             threading.Thread(target=self._scan, name="ma-cache-scan", daemon=True).start()
@@ -178,6 +182,7 @@ class CacheMonitor:
             t0 = time.monotonic()
             size, files, truncated = scan_size(self.path, self.max_entries)
             took = time.monotonic() - t0
+            self._last_took = took
             capacity = self.quota_bytes
             if not capacity:
                 try:

@@ -84,7 +84,8 @@ class MonitorService(Capability):
         config=True,
         help=(
             "Seconds between background scans when the cache directory is not its own mount "
-            "(a mount is measured with statvfs every sample). Default: 60."
+            "(a mount is measured with statvfs every sample); a scan that took s seconds "
+            "waits at least 100 x s. Default: 60."
         ),
     )
     cache_scan_max_entries = Integer(
