@@ -29,6 +29,8 @@ def monitor_lab(lab_factory, tmp_path_factory):
         f"--MonitorService.cache_dir={cache}",
         f"--MonitorService.cache_quota_bytes={1 << 20}",
         "--MonitorService.cache_scan_interval=0.5",
+        # the 1-hour lease is inside the warning window from the start: the Renew toast shows
+        "--MonitorService.warn_before_seconds=3700",
         f"--MonitorService.alarm_rules={json.dumps([rule])}",
     ]
     lab = lab_factory(home=home, extra_args=args)
@@ -67,7 +69,9 @@ def test_status_bar_charts_countdown_renewal_and_cache_alarm(browser, monitor_la
         countdown = page.locator("#ma-notebook-auto-stop")
         countdown.wait_for()
         assert re.match(r"Auto stop in 0:5\d:\d\d", countdown.inner_text())  # 1 hour default
-        countdown.click()
+        warning = page.locator(".Toastify__toast", has_text="stops automatically in")
+        warning.wait_for()
+        warning.get_by_role("button", name="Renew").click()
         dialog = page.locator(".jp-Dialog")
         dialog.locator("select").select_option("4")
         dialog.locator("button.jp-mod-accept").click()

@@ -114,6 +114,12 @@ export class MonitorModel {
     this._samples = data.samples;
     const known = this._lastNotice;
     let newest = known;
+    const lease = data.lease;
+    const lastLease = [...data.notices].reverse().find(n => n.kind === 'lease');
+    const leaseDue =
+      lease.enabled &&
+      lease.remaining_seconds !== null &&
+      lease.remaining_seconds <= lease.warn_before_seconds;
     for (const notice of data.notices) {
       newest = Math.max(newest, notice.id);
       if (known >= 0 && notice.id > known) {
@@ -124,6 +130,9 @@ export class MonitorModel {
         this._isFiring(data, notice)
       ) {
         // an alarm still firing when the page loads is shown too
+        this._noticed.emit(notice);
+      } else if (known < 0 && notice === lastLease && leaseDue) {
+        // so is the renew warning of a lease that is about to end
         this._noticed.emit(notice);
       }
     }
