@@ -395,37 +395,49 @@ class MonitorService(Capability):
         pids = {k.id: (k.pid, k.name) for k in sample.kernels}
         count = sample.oom_kills
         if count is not None and self._prev_oom is not None and count > self._prev_oom:
-            kills = count - self._prev_oom
-            victims = [
-                (kid, name)
-                for kid, (pid, name) in self._kernel_pids.items()
-                if pid is not None and (kid not in pids or pids[kid][0] != pid or not _alive(pid))
-            ]
-            message = (
-                f"The instance is out of memory: the kernel killed {kills} process"
-                f"{'es' if kills > 1 else ''} (memory limit "
-                f"{sample.memory_limit / (1 << 30):.1f} GiB)."
-            )
-            self.app.events.record(
-                "OutOfMemory",
-                "Critical",
-                message,
-                oom_kills=count,
-                kernels=[kid for kid, _ in victims],
-            )
-            for kid, name in victims:
-                self.notice(
-                    "oom",
-                    "Critical",
-                    f"Kernel {name} ({kid[:8]}) was killed because the notebook ran out of "
-                    "memory; its variables are lost. Free memory or use a bigger flavor.",
-                    kernel_id=kid,
-                )
-            if not victims:
-                self.notice("oom", "Critical", message)
+            # The killed process may still be exiting: name the victims a moment later.
+            before = {**self._kernel_pids, **pids}
+            self._spawn(self._report_oom(count, count - self._prev_oom, before, sample))
         if count is not None:
             self._prev_oom = count
         self._kernel_pids = pids
+
+    async def _report_oom(
+        self, count: int, kills: int, before: dict[str, tuple[int | None, str]], sample: Sample
+    ) -> None:
+        victims: list[tuple[str, str]] = []
+        for _ in range(10):
+            await asyncio.sleep(0.3)
+            now = {kid: pid for kid, _, pid, _ in self._kernels()}
+            victims = [
+                (kid, name)
+                for kid, (pid, name) in before.items()
+                if pid is not None and (now.get(kid) != pid or not _alive(pid))
+            ]
+            if victims:
+                break
+        message = (
+            f"The instance is out of memory: the kernel killed {kills} process"
+            f"{'es' if kills > 1 else ''} (memory limit "
+            f"{sample.memory_limit / (1 << 30):.1f} GiB)."
+        )
+        self.app.events.record(
+            "OutOfMemory",
+            "Critical",
+            message,
+            oom_kills=count,
+            kernels=[kid for kid, _ in victims],
+        )
+        for kid, name in victims:
+            self.notice(
+                "oom",
+                "Critical",
+                f"Kernel {name} ({kid[:8]}) was killed because the notebook ran out of "
+                "memory; its variables are lost. Free memory or use a bigger flavor.",
+                kernel_id=kid,
+            )
+        if not victims:
+            self.notice("oom", "Critical", message)
 
     def _health_checks(self) -> list[str]:
         failing = []
