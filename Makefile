@@ -15,7 +15,12 @@ export PATH := $(BIN):$(PATH)
 # docker.io/debootstrap/docker-registry: notebook images (tests start dockerd when none runs).
 SYSTEM_PACKAGES ?= chromium git openssh-server putty-tools docker.io debootstrap docker-registry rclone fuse3 s3fs xfsprogs iproute2
 
-.PHONY: help run test setup frontend lint test-js test-python system-deps clean
+# promtool (checks the shipped Prometheus rules) from Debian's prometheus package, unpacked
+# without installing the service.
+PROMTOOL := $(CURDIR)/.tools/prometheus/usr/bin/promtool
+export MA_PROMTOOL := $(PROMTOOL)
+
+.PHONY: help run test setup frontend lint test-js test-python system-deps clean promtool
 
 help:
 	@echo "make run   - set up .venv, build the frontend and start JupyterLab on 127.0.0.1:$(PORT)"
@@ -59,6 +64,15 @@ system-deps:
 		else echo "Missing Debian packages (install them as root):$$missing"; exit 1; fi; \
 	fi
 
+promtool: $(PROMTOOL)
+
+$(PROMTOOL):
+	mkdir -p .tools/deb
+	cd .tools/deb && { apt-get download prometheus >/dev/null 2>&1 || \
+		{ apt-get update -qq && apt-get download prometheus; }; }
+	dpkg-deb -x "$$(ls -t .tools/deb/prometheus_*.deb | head -1)" .tools/prometheus
+	test -x $@
+
 lint: frontend
 	ruff check ma_notebook tests benchmarks
 	ruff format --check ma_notebook tests benchmarks
@@ -69,10 +83,10 @@ lint: frontend
 test-js: frontend
 	jlpm test
 
-test-python: system-deps frontend
+test-python: system-deps frontend $(PROMTOOL)
 	python -m pytest $(PYTEST_ARGS)
 
 test: system-deps lint test-js test-python
 
 clean:
-	rm -rf $(VENV) .venv-mindinsight lib ma_notebook/labextension node_modules dist build run .pytest_cache
+	rm -rf $(VENV) .venv-mindinsight .tools lib ma_notebook/labextension node_modules dist build run .pytest_cache

@@ -29,6 +29,7 @@ CAPABILITY_PACKAGES: list[str] = [
     "ma_notebook.ssh",
     "ma_notebook.images",
     "ma_notebook.storage",
+    "ma_notebook.monitor",
 ]
 
 DEFAULT_WORKSPACE = "/home/ma-user/work"
@@ -125,7 +126,8 @@ class MaNotebookApp(ExtensionApp):
                 await service.stop()
             except Exception:
                 self.log.exception("ma-notebook: stopping %s failed", service.name)
-        self.events.record("StopNotebook", "Major", "The notebook server has been stopped.")
+        if not getattr(self, "stop_recorded", False):  # the auto-stop records its own
+            self.events.record("StopNotebook", "Major", "The notebook server has been stopped.")
         self.events.close()
 
     def api_routes(self) -> list[tuple[Any, ...]]:

@@ -19,6 +19,7 @@ pytest_plugins = [
     "fixtures_save_image",
     "fixtures_storage",
     "fixtures_tasks",
+    "fixtures_monitor",
 ]
 
 

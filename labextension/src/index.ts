@@ -11,6 +11,7 @@ import { schedulerPlugin } from './scheduler';
 import { sshPlugin } from './ssh/plugin';
 import { saveImagePlugin } from './images/plugin';
 import { storagePlugin } from './storage/plugin';
+import { monitorPlugin } from './monitor/plugin';
 
 export * from './tokens';
 export { requestAPI, MaRequestError, watchTask, cancelTask } from './request';
@@ -29,7 +30,8 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
   sshPlugin,
   codeFormsPlugin,
   saveImagePlugin,
-  storagePlugin
+  storagePlugin,
+  monitorPlugin
 ];
 
 export default plugins;

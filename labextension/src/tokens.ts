@@ -25,6 +25,8 @@ export namespace CommandIDs {
   export const saveImage = 'ma-notebook:save-image';
   export const openStorage = 'ma-notebook:open-storage';
   export const mountStorage = 'ma-notebook:mount-storage';
+  export const renewAutoStop = 'ma-notebook:renew-auto-stop';
+  export const openResourceMonitor = 'ma-notebook:open-resource-monitor';
 }
 
 /** What GET /ma-notebook/api/info returns. */

@@ -8,3 +8,4 @@ import './forms.css';
 import './ssh.css';
 import './storage.css';
 import './images.css';
+import './monitor.css';

@@ -18,6 +18,7 @@ SUBCOMMAND_MODULES: list[str] = [
     "ma_notebook.cli.ssh",
     "ma_notebook.cli.image",
     "ma_notebook.cli.storage",
+    "ma_notebook.cli.monitor",
 ]
 
 
