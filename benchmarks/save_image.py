@@ -26,7 +26,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from ma_notebook.images.fsindex import record_index
+from ma_notebook.images import baseline as baseline_index
 from ma_notebook.images.saver import ImageSaver, SaveRequest, SaveSettings
 from ma_notebook.images.snapshot import COMPRESSOR
 
@@ -119,7 +119,7 @@ def main() -> None:
         info = json.loads(docker("inspect", name))[0]
         merged = Path(info["GraphDriver"]["Data"]["MergedDir"])
         baseline = tmp / "baseline.jsonl.gz"
-        record_index(str(merged), baseline, {"base_image": base_ref})
+        baseline_index.record(str(baseline), root=str(merged), base_image=base_ref)
         files, size = write_changes(merged, args.mib)
         subprocess.run(["sync"], check=True)
         print(f"changes: {files} files, {size / 1e6:.0f} MB; image {image}; gzip via {COMPRESSOR}")

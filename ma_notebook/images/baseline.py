@@ -22,81 +22,13 @@ import stat
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .fsindex import FORMAT, TYPES, Entry, mount_points, read_index
+
 #: Where the base image keeps its index: root-owned, outside ma-user's home.
 DEFAULT_INDEX = "/opt/ma-notebook/baseline.jsonl.gz"
-FORMAT = "ma-notebook-baseline/1"
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One file system entry of the baseline."""
-
-    path: str
-    type: str
-    mode: int
-    uid: int
-    gid: int
-    size: int
-    mtime: int
-    link: str = ""
-
-    def row(self) -> list[Any]:
-        """The entry as the index stores it."""
-        return [
-            self.path,
-            self.type,
-            self.mode,
-            self.uid,
-            self.gid,
-            self.size,
-            self.mtime,
-            self.link,
-        ]
-
-
-def _unescape_mount(path: str) -> str:
-    # mountinfo escapes space, tab, newline and backslash as octal
-    out, i = [], 0
-    while i < len(path):
-        if path[i] == "\\" and i + 3 < len(path) and path[i + 1 : i + 4].isdigit():
-            out.append(chr(int(path[i + 1 : i + 4], 8)))
-            i += 4
-        else:
-            out.append(path[i])
-            i += 1
-    return "".join(out)
-
-
-def mount_points(mountinfo: str = "/proc/self/mountinfo") -> set[str]:
-    """Mount points other than ``/`` (their contents are not the image's)."""
-    points: set[str] = set()
-    try:
-        text = Path(mountinfo).read_text()
-    except OSError:
-        return points
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) > 4:
-            point = _unescape_mount(fields[4])
-            if point != "/":
-                points.add(point)
-    return points
-
-
-#: Entry types as one letter.
-TYPES = {
-    stat.S_IFREG: "f",
-    stat.S_IFDIR: "d",
-    stat.S_IFLNK: "l",
-    stat.S_IFIFO: "p",
-    stat.S_IFCHR: "c",
-    stat.S_IFBLK: "b",
-    stat.S_IFSOCK: "s",
-}
 
 
 def _kind(mode: int) -> str:
@@ -211,18 +143,12 @@ def read_header(path: str = DEFAULT_INDEX) -> dict[str, Any]:
 
 def iter_entries(path: str = DEFAULT_INDEX) -> Iterator[Entry]:
     """The index's entries in the order they were recorded."""
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        header = json.loads(f.readline())
-        if header.get("format") != FORMAT:
-            raise ValueError(f"{path} is not a baseline index ({FORMAT})")
-        for line in f:
-            row = json.loads(line)
-            yield Entry(*row)
+    yield from load(path).values()
 
 
 def load(path: str = DEFAULT_INDEX) -> dict[str, Entry]:
     """The index as a mapping from path to entry."""
-    return {e.path: e for e in iter_entries(path)}
+    return read_index(path)[1]
 
 
 def main(argv: list[str] | None = None) -> int:

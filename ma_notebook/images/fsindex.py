@@ -90,7 +90,8 @@ def decode_mountinfo_path(raw: str) -> str:
 
 
 def mount_points(mountinfo: str = "/proc/self/mountinfo") -> set[str]:
-    """Every mount point of this process's mount namespace."""
+    """The mount points of this process's mount namespace other than ``/`` (their contents are
+    not the image's)."""
     points: set[str] = set()
     try:
         text = Path(mountinfo).read_text()
@@ -100,6 +101,7 @@ def mount_points(mountinfo: str = "/proc/self/mountinfo") -> set[str]:
         fields = line.split(" ")
         if len(fields) > 4:
             points.add(os.path.normpath(decode_mountinfo_path(fields[4])))
+    points.discard("/")
     return points
 
 
@@ -187,14 +189,3 @@ def read_index(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, 
             entry = Entry.from_json(json.loads(line))
             entries[entry.path] = entry
     return header, entries
-
-
-def record_index(
-    root: str,
-    path: str | os.PathLike[str],
-    header: dict[str, Any],
-    skip: Iterable[str] = (),
-) -> int:
-    """Walk ``root`` (skipping ``skip``) and write its index to ``path``."""
-    entries = (entry_from_stat(rel, st, link) for rel, st, link in walk(root, skip))
-    return write_index(path, header, entries)

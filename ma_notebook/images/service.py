@@ -15,8 +15,8 @@ from traitlets import Bool, Float, Integer, List, Type, Unicode, default
 from ..api import ApiError
 from ..capability import Capability
 from ..tasks import Task, TaskError
+from . import baseline
 from .catalog import Catalog, SwrPath
-from .fsindex import record_index
 from .registry import docker_config_auth
 from .saver import GB, ImageSaver, SaveError, SaveProgress, SaveRequest, SaveSettings
 from .snapshot import d_state_processes
@@ -220,12 +220,10 @@ class ImageService(Capability):
     def _record(self, path: Path) -> None:
         settings = self.settings()
         saver = ImageSaver(settings, lambda *a: None)
-        count = record_index(
-            settings.root,
-            path,
-            {"base_image": self.image, "recorded": "first start"},
-            saver.skip_paths(),
+        header = baseline.record(
+            str(path), root=settings.root, base_image=self.image, skip=saver.skip_paths()
         )
+        count = header["entries"]
         self.log.info("ma-notebook: recorded a baseline index of %d entries at %s", count, path)
 
     async def stop(self) -> None:
