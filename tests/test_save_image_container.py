@@ -75,7 +75,7 @@ def test_save_from_inside_the_notebook_container_and_run_the_saved_image(
         docker("pull", saved)
         out = docker("run", "--rm", "--entrypoint", "cat", saved, "/home/ma-user/installed.txt")
         assert out == "saved-by-test", logs.stdout[-2000:]
-        listing = docker("run", "--rm", "--entrypoint", "ls", "-A", saved, "/home/ma-user/work")
+        listing = docker("run", "--rm", "--entrypoint", "ls", saved, "-A", "/home/ma-user/work")
         assert "notebook.ipynb" not in listing
         # The new layer holds no workspace entries and no server runtime secrets.
         client = registry.client()
