@@ -72,7 +72,7 @@ def check_name(value: str) -> str:
     if not value:
         raise ValueError("must not be empty")
     if len(value.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
-        raise ValueError(f"must be at most {MAX_NAME_BYTES} bytes in UTF-8")
+        raise ValueError(f"is too long: at most {MAX_NAME_BYTES} bytes in UTF-8")
     no_control(value)
     if "/" in value or value in (".", ".."):
         raise ValueError("must be a single name, without '/' and not '.' or '..'")
@@ -94,7 +94,10 @@ _NAME = {"pattern": "^[^/\\x00-\\x1f\\x7f-\\x9f]+$"}
 
 #: A single file, folder or object name.
 Name = Annotated[
-    str, Field(max_length=MAX_NAME_BYTES, json_schema_extra=_NAME), AfterValidator(check_name)
+    # The limit is in bytes (check_name); the schema states it as characters for clients.
+    str,
+    Field(json_schema_extra={**_NAME, "maxLength": MAX_NAME_BYTES}),
+    AfterValidator(check_name),
 ]
 #: A URL (scheme checks are the capability's; this caps length and refuses control characters).
 Url = Annotated[
