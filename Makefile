@@ -12,7 +12,8 @@ PYTEST_ARGS ?=
 export PATH := $(BIN):$(PATH)
 
 # Debian packages the tests drive as real peers (browser, git server, ...).
-SYSTEM_PACKAGES ?= chromium git openssh-server putty-tools
+# docker.io/debootstrap/docker-registry: notebook images (tests start dockerd when none runs).
+SYSTEM_PACKAGES ?= chromium git openssh-server putty-tools docker.io debootstrap docker-registry
 
 .PHONY: help run test setup frontend lint test-python system-deps clean
 

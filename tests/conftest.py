@@ -15,6 +15,7 @@ pytest_plugins = [
     "fixtures_scheduler",
     "fixtures_upload",
     "fixtures_ssh",
+    "fixtures_images",
 ]
 
 

@@ -13,7 +13,11 @@ from .. import __version__
 from .common import CONTEXT_SETTINGS, Options
 
 #: Modules that add subcommands; each exposes ``commands``, a list of click commands or groups.
-SUBCOMMAND_MODULES: list[str] = ["ma_notebook.cli.obs", "ma_notebook.cli.ssh"]
+SUBCOMMAND_MODULES: list[str] = [
+    "ma_notebook.cli.obs",
+    "ma_notebook.cli.ssh",
+    "ma_notebook.cli.image",
+]
 
 
 @click.group(

@@ -1,0 +1,1 @@
+"""Notebook images: templates, builds, the image catalogue, debugging and the baseline index."""
