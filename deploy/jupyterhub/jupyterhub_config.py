@@ -55,10 +55,14 @@ class MaDockerSpawner(DockerSpawner):
             port = self._free_port()
             self.environment["MA_SSH_PUBLIC_HOST"] = ssh_host
             self.environment["MA_SSH_PUBLIC_PORT"] = str(port)
-            if not host_network:
+            if host_network:
+                # sshd listens on the host's network itself: one port per server.
+                args = [a for a in self.args if not a.startswith("--SSHService.port=")]
+                self.args = [*args, f"--SSHService.port={port}"]
+            else:
                 self.extra_host_config = {
                     **self.extra_host_config,
-                    "port_bindings": {22022: ("0.0.0.0", port)},
+                    "port_bindings": {22022: ("0.0.0.0", port)},  # noqa: S104 - for SSH clients
                 }
         return await super().start(*args, **kwargs)
 
@@ -76,9 +80,7 @@ c.DockerSpawner.name_template = env("MA_HUB_VOLUME_PREFIX", "ma-notebook") + "-{
 c.DockerSpawner.network_name = network
 if host_network:
     c.DockerSpawner.ip = "127.0.0.1"
-    c.DockerSpawner.extra_host_config = {"network_mode": "host"}
-else:
-    c.DockerSpawner.use_internal_ip = True
+c.DockerSpawner.use_internal_ip = True
 
 # Per user: the workspace and ma-notebook's data dir (event log, embedded object store, SSH keys
 # and host keys, lease) on named volumes, so a stop/start (or a new image) keeps both.
@@ -97,11 +99,11 @@ c.Spawner.http_timeout = 90
 # (DELETE /hub/api/users/<name>/server) instead of exiting under it (ma_notebook.hub).
 c.Spawner.server_token_scopes = ["users:activity!user", "access:servers!server", "servers!server"]
 if env("MA_HUB_EXTENSION", "1") == "0":
-    c.Spawner.args = ['--ServerApp.jpserver_extensions={"ma_notebook": false}']
+    c.Spawner.args = ["--ServerApp.jpserver_extensions=ma_notebook=False"]
 
 # The hub and its proxy.
 c.JupyterHub.bind_url = env("MA_HUB_BIND_URL", "http://:8000")
-c.JupyterHub.hub_ip = env("MA_HUB_IP", "127.0.0.1" if host_network else "0.0.0.0")
+c.JupyterHub.hub_ip = env("MA_HUB_IP", "127.0.0.1" if host_network else "0.0.0.0")  # noqa: S104
 c.JupyterHub.hub_port = int(env("MA_HUB_PORT", "8081"))
 if env("MA_HUB_CONNECT_IP") or host_network:
     c.JupyterHub.hub_connect_ip = env("MA_HUB_CONNECT_IP", "127.0.0.1")
