@@ -16,6 +16,7 @@ pytest_plugins = [
     "fixtures_upload",
     "fixtures_ssh",
     "fixtures_images",
+    "fixtures_hub",
 ]
 
 

@@ -46,7 +46,7 @@ class MaDockerSpawner(DockerSpawner):
             s.bind(("127.0.0.1" if host_network else "", 0))
             return s.getsockname()[1]
 
-    async def start(self, *args, **kwargs):
+    async def start(self):
         if host_network:
             # One network for every container: each server gets its own port on loopback.
             self.port = self._free_port()
@@ -64,7 +64,7 @@ class MaDockerSpawner(DockerSpawner):
                     **self.extra_host_config,
                     "port_bindings": {22022: ("0.0.0.0", port)},  # noqa: S104 - for SSH clients
                 }
-        return await super().start(*args, **kwargs)
+        return await super().start()
 
     async def get_ip_and_port(self):
         if host_network:

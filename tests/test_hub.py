@@ -1,0 +1,136 @@
+"""ma-notebook behind JupyterHub: DockerSpawner on loopback, two users, the hub's proxy between."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+import time
+
+import pytest
+from fixtures_hub import HubDeployment, login
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def upload(hub: HubDeployment, user: str, name: str, data: bytes) -> tuple[int, object]:
+    """A direct upload (session + one raw PUT) into ``user``'s workspace through the proxy."""
+    token = hub.tokens[user]
+    base = f"/user/{user}/ma-notebook/api/upload/sessions"
+    status, session = hub.request(
+        base,
+        token=token,
+        method="POST",
+        body={"path": "", "name": name, "size": len(data), "key": f"{name}:{len(data)}"},
+        headers={"Content-Type": "application/json"},
+    )
+    assert status == 201, (status, session)
+    assert isinstance(session, dict)
+    return hub.request(
+        f"{base}/{session['id']}?offset=0",
+        token=token,
+        method="PUT",
+        body=data,
+        headers={"Content-Type": "application/octet-stream"},
+    )
+
+
+def test_each_user_reaches_their_own_ma_notebook_under_the_hub_prefix(
+    hub_deployment: HubDeployment,
+) -> None:
+    for user in ("alice", "bob"):
+        status, info = hub_deployment.request(
+            f"/user/{user}/ma-notebook/api/info", token=hub_deployment.tokens[user]
+        )
+        assert status == 200, (status, info)
+        assert isinstance(info, dict) and info["version"]
+        assert info["workspace_dir"] == "/home/ma-user/work"
+    print("spawn to ready (s):", hub_deployment.ready_seconds)
+
+
+def test_direct_upload_through_the_hub_lands_in_that_users_workspace(
+    hub_deployment: HubDeployment,
+) -> None:
+    data = os.urandom(2 * 1024 * 1024 + 5)
+    status, done = upload(hub_deployment, "alice", "through-hub.bin", data)
+    assert status == 200 and isinstance(done, dict) and done["complete"], (status, done)
+    status, model = hub_deployment.request(
+        "/user/alice/api/contents/through-hub.bin?content=0", token=hub_deployment.tokens["alice"]
+    )
+    assert status == 200 and isinstance(model, dict) and model["size"] == len(data)
+    # The bytes are really in alice's workspace volume, and nowhere in bob's.
+    out = subprocess.run(
+        ["docker", "exec", f"{hub_deployment.prefix}-alice", "sha256sum", "through-hub.bin"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.stdout.split()[0] == hashlib.sha256(data).hexdigest(), out.stderr
+    status, _ = hub_deployment.request(
+        "/user/bob/api/contents/through-hub.bin?content=0", token=hub_deployment.tokens["bob"]
+    )
+    assert status == 404
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["ma-notebook/api/info", "api/contents", "ma-notebook/api/upload/sessions", "lab"],
+)
+def test_one_user_cannot_reach_the_others_routes(hub_deployment: HubDeployment, path: str) -> None:
+    status, _ = hub_deployment.request(
+        f"/user/alice/{path}", token=hub_deployment.tokens["bob"], timeout=30
+    )
+    assert status in (403, 404), status
+    # Without any token the API refuses too (or sends the browser to the hub's login).
+    status, _ = hub_deployment.request(f"/user/alice/{path}")
+    assert status in (302, 403), status
+
+
+def test_stop_action_asks_the_hub_and_the_hub_shows_the_server_stopped(
+    hub_deployment: HubDeployment,
+) -> None:
+    hub = hub_deployment
+    hub.tokens["carol"] = login(hub, "carol")
+    status, body = hub.hub_api("users/carol/server", token=hub.tokens["carol"], method="POST")
+    assert status in (201, 202), (status, body)
+    hub.wait_ready("carol")
+    container = f"{hub.prefix}-carol"
+    # The function the lease's stop action calls, run inside carol's server with the token
+    # and hub URL the spawner gave it.
+    script = (
+        "import asyncio\n"
+        "from ma_notebook.hub import hub_context, stop_via_hub\n"
+        "ctx = hub_context()\n"
+        "assert ctx is not None and ctx.user == 'carol', ctx\n"
+        "print(asyncio.run(stop_via_hub(ctx)))\n"
+    )
+    out = subprocess.run(
+        ["docker", "exec", container, "/home/ma-user/anaconda3/bin/python", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # The hub may kill the container (and this exec) before its answer arrives: then the hub's
+    # log is the witness that carol's own token asked for the stop.
+    if out.returncode == 0:
+        assert out.stdout.strip() in ("202", "204"), out.stdout
+    else:
+        assert out.returncode == 137, out.stderr[-2000:]
+    assert hub.wait_stopped("carol"), hub.log_text()[-3000:]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ps = subprocess.run(
+            ["docker", "ps", "-a", "-q", "--filter", f"name={container}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        if not ps.stdout.strip():
+            break
+        time.sleep(0.5)
+    assert not ps.stdout.strip(), "the hub stopped the server but its container remains"
+    assert re.search(r"20[24] DELETE /hub/api/users/carol/server \(carol@", hub.log_text())
+    # The hub still serves the others.
+    status, _ = hub.request("/user/bob/ma-notebook/api/info", token=hub.tokens["bob"])
+    assert status == 200
