@@ -109,19 +109,6 @@ async def stop_via_hub(ctx: HubContext | None = None, *, timeout: float = 30.0) 
     return resp.code
 
 
-class HubStopServer:
-    """Lease stop action under JupyterHub: the hub stops this server (falls back to shutdown)."""
-
-    description = "ask JupyterHub to stop this server"
-
-    def __init__(self, **kwargs: Any) -> None:
-        self.log = kwargs.get("log")
-
-    async def stop(self, service: Any, reason: str) -> None:
-        """Ask the hub; without a hub (or when it refuses) shut the Jupyter server down."""
-        await hub_stop_action(service, reason)
-
-
 async def hub_stop_action(service: Any, reason: str) -> None:
     """A ``MonitorService.stop_action`` callable: stop via the hub, else stop the server."""
     log = service.log

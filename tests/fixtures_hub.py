@@ -91,6 +91,8 @@ class HubDeployment:
         """An HTTP request to the hub's proxy: (status, parsed JSON or bytes)."""
         data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
         hdrs = dict(headers or {})
+        if body is not None and not isinstance(body, bytes):
+            hdrs.setdefault("Content-Type", "application/json")
         if token:
             hdrs["Authorization"] = f"token {token}"
         req = urllib.request.Request(self.url + path, data=data, method=method, headers=hdrs)

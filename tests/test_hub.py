@@ -134,3 +134,42 @@ def test_stop_action_asks_the_hub_and_the_hub_shows_the_server_stopped(
     # The hub still serves the others.
     status, _ = hub.request("/user/bob/ma-notebook/api/info", token=hub.tokens["bob"])
     assert status == 200
+
+
+def test_transit_upload_through_the_hub_uses_presigned_links_under_the_users_prefix(
+    hub_deployment: HubDeployment,
+) -> None:
+    hub, token = hub_deployment, hub_deployment.tokens["alice"]
+    api = "/user/alice/ma-notebook/api"
+    data = os.urandom(1024 * 1024 + 7)
+    body = {"path": "", "name": "transit.bin", "size": len(data), "key": "transit.bin:1"}
+    status, session = hub.request(f"{api}/upload/transit", token=token, method="POST", body=body)
+    assert status == 201, (status, session)
+    assert isinstance(session, dict)
+    sid, parts = session["id"], session["parts"]
+    size = session["part_size"]
+    status, signed = hub.request(
+        f"{api}/upload/transit/{sid}/presign",
+        token=token,
+        method="POST",
+        body={"parts": list(range(1, parts + 1))},
+    )
+    assert status == 200 and isinstance(signed, dict), (status, signed)
+    for n in range(1, parts + 1):
+        url = signed["urls"][str(n)]
+        # The embedded store's links are the server's own routes: under the hub's prefix.
+        assert url.startswith("/user/alice/"), url
+        status, _ = hub.request(url, method="PUT", body=data[(n - 1) * size : n * size])
+        assert status == 200, (n, status)
+    status, task = hub.request(
+        f"{api}/upload/transit/{sid}/complete", token=token, method="POST", body={}
+    )
+    assert status == 202 and isinstance(task, dict), (status, task)
+    for _ in range(60):
+        status, task = hub.request(f"{api}/tasks/{task['id']}?wait=5", token=token)
+        assert isinstance(task, dict)
+        if task["state"] in ("succeeded", "failed", "cancelled"):
+            break
+    assert task["state"] == "succeeded", task
+    status, model = hub.request("/user/alice/api/contents/transit.bin?content=0", token=token)
+    assert status == 200 and isinstance(model, dict) and model["size"] == len(data)
