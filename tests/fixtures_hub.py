@@ -11,10 +11,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -76,6 +78,7 @@ class HubDeployment:
     folder: Path
     proc: subprocess.Popen
     prefix: str
+    proxy_api_port: int = 0
     ready_seconds: dict[str, float] = field(default_factory=dict)
 
     def request(
@@ -176,7 +179,7 @@ def start_hub(
         "    {'name': 'test-admin', 'services': ['test-admin'],\n"
         "     'scopes': ['admin:users', 'admin:servers', 'list:users', 'read:users']}]\n"
     )
-    port = free_port()
+    port, proxy_api_port = free_port(), free_port()
     env = {
         "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
         "HOME": str(folder),
@@ -186,7 +189,7 @@ def start_hub(
         "MA_HUB_NETWORK": "host",
         "MA_HUB_BIND_URL": f"http://127.0.0.1:{port}",
         "MA_HUB_PORT": str(free_port()),
-        "MA_HUB_PROXY_API_PORT": str(free_port()),
+        "MA_HUB_PROXY_API_PORT": str(proxy_api_port),
         "MA_HUB_PROXY_COMMAND": str(CHP),
         "MA_HUB_AUTHENTICATOR": "dummy",
         "MA_HUB_VOLUME_PREFIX": prefix,
@@ -205,7 +208,9 @@ def start_hub(
         stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
-    hub = HubDeployment(f"http://127.0.0.1:{port}", admin_token, {}, folder, proc, prefix)
+    hub = HubDeployment(
+        f"http://127.0.0.1:{port}", admin_token, {}, folder, proc, prefix, proxy_api_port
+    )
     try:
         # The proxy answers first (404) until the hub has added its own route.
         wait_for_http(hub.url + "/hub/api/", timeout=60, proc=proc)
@@ -223,6 +228,16 @@ def start_hub(
 def stop_hub(hub: HubDeployment) -> None:
     """Stop the hub (which stops its servers and proxy), then remove what is left."""
     stop_process(hub.proc, timeout=60)
+    # A hub killed before it could stop its proxy leaves it running: find it by its API port.
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        ours = str(hub.proxy_api_port).encode() in argv and b"--api-port" in argv
+        if ours and any(b"configurable-http-proxy" in a for a in argv):
+            with contextlib.suppress(OSError):
+                os.kill(int(cmdline.parent.name), signal.SIGKILL)
     remove_containers_and_volumes(hub.prefix)
 
 

@@ -6,12 +6,16 @@ import hashlib
 import os
 import re
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from fixtures_hub import HubDeployment, login
 
 pytestmark = pytest.mark.timeout(600)
+
+MA_CLI = str(Path(sys.executable).with_name("ma-cli"))
 
 
 def upload(hub: HubDeployment, user: str, name: str, data: bytes) -> tuple[int, object]:
@@ -173,3 +177,51 @@ def test_transit_upload_through_the_hub_uses_presigned_links_under_the_users_pre
     assert task["state"] == "succeeded", task
     status, model = hub.request("/user/alice/api/contents/transit.bin?content=0", token=token)
     assert status == 200 and isinstance(model, dict) and model["size"] == len(data)
+
+
+def test_ssh_tunnel_through_the_hub_url_with_a_hub_token(
+    hub_deployment: HubDeployment, tmp_path: Path
+) -> None:
+    hub, token = hub_deployment, hub_deployment.tokens["bob"]
+    api = "/user/bob/ma-notebook/api"
+    status, state = hub.request(f"{api}/ssh/start", token=token, method="POST", body=b"")
+    assert status == 200 and isinstance(state, dict) and state["state"] == "running", state
+    status, created = hub.request(
+        f"{api}/ssh/keys", token=token, method="POST", body={"name": "hub-key"}
+    )
+    assert status == 201 and isinstance(created, dict), (status, created)
+    key = tmp_path / "hub-key.pem"
+    key.write_text(created["private_key"])
+    key.chmod(0o600)
+    # ma-cli ssh-proxy given the hub's URL of bob's server and bob's hub API token.
+    server = tmp_path / "server.yaml"
+    server.write_text(f"url: {hub.url}/user/bob/\ntoken: {token}\n")
+    server.chmod(0o600)
+    args = [
+        "ssh",
+        "-F",
+        "/dev/null",
+        "-i",
+        str(key),
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=accept-new",
+        "-o",
+        f"UserKnownHostsFile={tmp_path / 'known_hosts'}",
+        "-o",
+        f"ProxyCommand={MA_CLI} ssh-proxy --server-file {server}",
+        "-p",
+        "1",
+        "ma-user@ma-notebook",
+        "echo $USER; pwd",
+    ]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[0] == "ma-user", out.stdout
+    # alice's token opens no tunnel into bob's server.
+    server.write_text(f"url: {hub.url}/user/bob/\ntoken: {hub.tokens['alice']}\n")
+    out = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 255 and "HTTP 403" in out.stderr, out.stderr[-2000:]
