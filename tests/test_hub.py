@@ -225,3 +225,45 @@ def test_ssh_tunnel_through_the_hub_url_with_a_hub_token(
     server.write_text(f"url: {hub.url}/user/bob/\ntoken: {hub.tokens['alice']}\n")
     out = subprocess.run(args, capture_output=True, text=True, timeout=120)
     assert out.returncode == 255 and "HTTP 403" in out.stderr, out.stderr[-2000:]
+
+
+TB_WRITER = (
+    "from tensorboard.summary import Writer\n"
+    "w = Writer('/home/ma-user/work/summary/run1')\n"
+    "[w.add_scalar('hub_loss', 1.0 / (s + 1), s) for s in range(5)]\n"
+    "w.flush(); w.close()\n"
+)
+
+
+def test_tensorboard_scalars_through_our_proxy_behind_the_hub(
+    hub_deployment: HubDeployment,
+) -> None:
+    hub, token = hub_deployment, hub_deployment.tokens["alice"]
+    python = "/home/ma-user/anaconda3/bin/python"
+    out = subprocess.run(
+        ["docker", "exec", f"{hub.prefix}-alice", python, "-c", TB_WRITER],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    api = "/user/alice/ma-notebook/api"
+    status, inst = hub.request(
+        f"{api}/visualization/instances", token=token, method="POST", body={"tool": "tensorboard"}
+    )
+    assert status == 201 and isinstance(inst, dict), (status, inst)
+    try:
+        url = "/user/alice/" + inst["url"].lstrip("/") + "data/plugin/scalars/tags"
+        deadline = time.monotonic() + 90
+        tags: object = None
+        while time.monotonic() < deadline:
+            status, tags = hub.request(url, token=token)
+            if status == 200 and isinstance(tags, dict) and "hub_loss" in tags.get("run1", {}):
+                break
+            time.sleep(0.5)
+        assert isinstance(tags, dict) and "hub_loss" in tags.get("run1", {}), (status, tags)
+        # bob cannot read alice's TensorBoard.
+        status, _ = hub.request(url, token=hub.tokens["bob"])
+        assert status in (403, 404)
+    finally:
+        hub.request(f"{api}/visualization/instances/{inst['id']}", token=token, method="DELETE")
