@@ -20,6 +20,7 @@ pytest_plugins = [
     "fixtures_storage",
     "fixtures_tasks",
     "fixtures_monitor",
+    "fixtures_hub",
 ]
 
 

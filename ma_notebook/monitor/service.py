@@ -13,7 +13,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from traitlets import Bool, Callable, Dict, Enum, Float, Integer, List, Type, Unicode, Union
+from traitlets import (
+    Bool,
+    Callable,
+    Dict,
+    Enum,
+    Float,
+    Integer,
+    List,
+    Type,
+    Unicode,
+    Union,
+    default,
+)
 
 from .. import __version__
 from ..api import ApiError
@@ -147,14 +159,21 @@ class MonitorService(Capability):
         help="Seconds before the deadline that the Renew notification appears. Default: 300.",
     )
     stop_action_class = Type(
-        ShutdownServer,
         klass=StopAction,
         config=True,
         help=(
-            "What runs when the lease ends or the notebook is idle. Default: "
-            "ma_notebook.monitor.lease.ShutdownServer (shut this server down cleanly)."
+            "What runs when the lease ends or the notebook is idle. Default: under JupyterHub "
+            "(JUPYTERHUB_API_TOKEN set) ma_notebook.hub.StopViaHub (ask the hub to stop this "
+            "server), else ma_notebook.monitor.lease.ShutdownServer (shut it down cleanly)."
         ),
     )
+
+    @default("stop_action_class")
+    def _default_stop_action_class(self) -> type[StopAction]:
+        from ..hub import StopViaHub, hub_context
+
+        return StopViaHub if hub_context() is not None else ShutdownServer
+
     stop_action = Callable(
         None,
         allow_none=True,
