@@ -120,6 +120,7 @@ class FakeKubernetes:
             },
         }
         self.allow_expansion = True
+        self.forbid_patch = False
         handler = self._handler()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -207,6 +208,13 @@ class FakeKubernetes:
                 fake.patches.append((ctype, body))
                 if self.path != pvc_path:
                     return self._status(404, "NotFound", "not found")
+                if fake.forbid_patch:  # what the API server says without the RBAC Role
+                    return self._status(
+                        403,
+                        "Forbidden",
+                        'persistentvolumeclaims "claim-ma-user" is forbidden: User '
+                        '"system:serviceaccount:jhub:default" cannot patch resource',
+                    )
                 if ctype != "application/merge-patch+json":
                     return self._status(415, "UnsupportedMediaType", f"unsupported {ctype}")
                 size = body["spec"]["resources"]["requests"]["storage"]
@@ -280,6 +288,38 @@ class TestKubernetesVolume:
         status, err = await api("storage/volume/expand", method="POST", body={"increase_gb": 1})
         assert status == 409, err
         assert fake_k8s.patches == []
+
+
+class TestKubernetesVolumeFromThePodsEnvironment(TestKubernetesVolume):
+    """Under KubeSpawner the claim and namespace come from the env the z2jh values set."""
+
+    @pytest.fixture
+    def ma_config(self, loop_workspace, fake_k8s, storage_base, monkeypatch):  # type: ignore[no-untyped-def]
+        monkeypatch.setenv("MA_K8S_PVC_NAME", "claim-ma-user")
+        monkeypatch.setenv("MA_K8S_NAMESPACE", "jhub")
+        workspace, _ = loop_workspace
+        token = storage_base / "token"
+        token.write_text("k8s-test-token\n")
+        return {
+            "MaNotebookApp": {"workspace_dir": str(workspace)},
+            "StorageService": {
+                "volume_provider_class": "ma_notebook.storage.volumes.KubernetesVolumeProvider"
+            },
+            "KubernetesVolumeProvider": {
+                "api_url": fake_k8s.url,
+                "token_file": str(token),
+                "poll_seconds": 0.2,
+            },
+        }
+
+    async def test_a_forbidden_patch_says_which_rbac_is_missing(self, api, fake_k8s):
+        fake_k8s.forbid_patch = True
+        status, task = await api("storage/volume/expand", method="POST", body={"increase_gb": 1})
+        assert status == 202, task
+        task = await wait_task(api, task["id"])
+        assert task["state"] == "failed"
+        assert "403 Forbidden" in task["error"] and "k8s-storage-rbac.yaml" in task["error"]
+        assert "jhub/claim-ma-user" in task["error"]
 
 
 def test_cli_sets_up_a_local_volume_and_grows_it_directly(storage_base):

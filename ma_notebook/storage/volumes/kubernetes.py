@@ -9,16 +9,21 @@ allow volume expansion.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
 from typing import Any
 
-from traitlets import Float, Unicode
+from traitlets import Float, Unicode, default
 
 from .base import GiB, Progress, VolumeError, VolumeProvider, VolumeState, statvfs_size
 
 SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+RBAC_HINT = (
+    ": give the pod's service account get and patch on persistentvolumeclaims "
+    "(deploy/jupyterhub/k8s-storage-rbac.yaml has the Role and RoleBinding)."
+)
 _UNITS = {
     "": 1,
     "k": 1000,
@@ -49,15 +54,24 @@ class KubernetesVolumeProvider(VolumeProvider):
     name = "kubernetes"
 
     pvc_name = Unicode(
-        "",
         config=True,
-        help="The workspace's PersistentVolumeClaim (KubeSpawner: claim-{username}). Required.",
+        help="The workspace's PersistentVolumeClaim (KubeSpawner: claim-{username}). Default: "
+        "$MA_K8S_PVC_NAME (deploy/jupyterhub/values.yaml sets it from the pod's spawner).",
     )
     namespace = Unicode(
-        "",
         config=True,
-        help="Its namespace. Default: the pod's service-account namespace, else 'default'.",
+        help="Its namespace. Default: $MA_K8S_NAMESPACE, else the pod's service-account "
+        "namespace, else 'default'.",
     )
+
+    @default("pvc_name")
+    def _default_pvc_name(self) -> str:
+        return os.environ.get("MA_K8S_PVC_NAME", "")
+
+    @default("namespace")
+    def _default_namespace(self) -> str:
+        return os.environ.get("MA_K8S_NAMESPACE", "")
+
     api_url = Unicode(
         "",
         config=True,
@@ -118,7 +132,7 @@ class KubernetesVolumeProvider(VolumeProvider):
         except ApiException as e:
             raise VolumeError(
                 f"Cannot read the workspace claim {self._namespace()}/{self.pvc_name}: "
-                f"{e.status} {e.reason}"
+                f"{e.status} {e.reason}" + (RBAC_HINT if e.status == 403 else "")
             ) from None
         except Exception as e:
             raise VolumeError(f"The Kubernetes API did not answer: {type(e).__name__}") from None
@@ -170,6 +184,11 @@ class KubernetesVolumeProvider(VolumeProvider):
                 _content_type="application/merge-patch+json",
             )
         except ApiException as e:
+            if e.status == 403:
+                raise VolumeError(
+                    f"Kubernetes forbids this pod to patch its claim "
+                    f"{self._namespace()}/{self.pvc_name} (403 Forbidden)" + RBAC_HINT
+                ) from None
             raise VolumeError(
                 f"Kubernetes refused the resize: {e.status} {e.reason}"
                 + (f": {str(e.body)[:200]}" if e.body else "")
