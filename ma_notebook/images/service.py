@@ -15,7 +15,6 @@ from traitlets import Bool, Float, Integer, List, Type, Unicode, default
 from ..api import ApiError
 from ..capability import Capability
 from ..tasks import Task, TaskError
-from . import baseline
 from .catalog import Catalog, SwrPath
 from .registry import docker_config_auth
 from .saver import GB, ImageSaver, SaveError, SaveProgress, SaveRequest, SaveSettings
@@ -218,6 +217,9 @@ class ImageService(Capability):
                 self._baseline_task = asyncio.ensure_future(asyncio.to_thread(self._record, path))
 
     def _record(self, path: Path) -> None:
+        # Imported here: `python -m ma_notebook.images.baseline` must not find it imported.
+        from . import baseline
+
         settings = self.settings()
         saver = ImageSaver(settings, lambda *a: None)
         header = baseline.record(
