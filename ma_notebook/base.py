@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 API_PREFIX = "/ma-notebook/api"
 AUTH_RESOURCE = "ma_notebook"
+#: Largest JSON request body (4 MB).
+MAX_JSON_BODY = 4_000_000
 #: Longest error message sent or logged (a bad input is never echoed whole).
 MAX_MESSAGE = 1000
 
@@ -54,6 +56,13 @@ class EndpointMixin(_HandlerBase):
     def json_body(self) -> dict[str, Any]:
         """The request body as a JSON object, or 400 explaining what was wrong."""
         raw = self.request.body or b"{}"
+        if len(raw) > MAX_JSON_BODY:
+            # Parsing and validating tens of MB would hold the event loop for seconds.
+            raise web.HTTPError(
+                400,
+                f"The request body is {len(raw) / 1e6:.1f} MB; JSON requests are limited to "
+                f"{MAX_JSON_BODY / 1e6:.0f} MB (files go through the upload routes).",
+            )
         try:
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError, RecursionError) as e:

@@ -129,3 +129,9 @@ async def test_jupyterlabs_cache_busting_argument_is_not_an_unknown_field(api):
     assert status == 200, data
     status, data = await api("events", params={"type": "x", "1796138140411": ""})
     assert status == 200, data
+
+
+async def test_a_huge_json_body_is_refused_before_it_is_parsed(api):
+    body = '{"url": "http://127.0.0.1:1/r.git", "paths": [' + ",".join(['"a"'] * 1_500_000) + "]}"
+    status, data = await api("git/clone", method="POST", body=body)
+    assert status == 400 and "limited to 4 MB" in data["message"], data
