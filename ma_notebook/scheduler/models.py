@@ -187,7 +187,7 @@ class JobsQuery(UpstreamQuery):
     tags: QueryTags = []
     start_time: int | None = Field(None, ge=0, le=10**14)
     sort_by: Annotated[list[SortBy], Field(max_length=8)] = []
-    max_items: int = Field(1000, ge=1, le=1000)
+    max_items: int = Field(1000, ge=0, le=1000)  # the Jobs list asks max_items=0 for a count
     next_token: Token | None = None
 
 
@@ -198,7 +198,7 @@ class DefinitionsQuery(UpstreamQuery):
     tags: QueryTags = []
     create_time: int | None = Field(None, ge=0, le=10**14)
     sort_by: Annotated[list[SortBy], Field(max_length=8)] = []
-    max_items: int = Field(1000, ge=1, le=1000)
+    max_items: int = Field(1000, ge=0, le=1000)  # the Jobs list asks max_items=0 for a count
     next_token: Token | None = None
 
 
