@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote, urlparse
 
 from ..procenv import tool_env
+from .registry import is_loopback_registry
 
 #: The builders ``detect_builder`` looks for, in order.
 BUILDERS = ("docker", "buildah", "buildctl")
@@ -405,7 +406,7 @@ class BuildahBuilder(Builder):
 
     def push(self, ref: str, *, output: Output | None = None) -> None:
         """``buildah push REF`` (http allowed for loopback registries)."""
-        tls = "false" if _is_loopback_ref(ref) else "true"
+        tls = "false" if is_loopback_registry(ref.split("/", 1)[0]) else "true"
         _run([self.executable, "push", f"--tls-verify={tls}", ref], output=output)
 
     def save(self, ref: str, path: Path) -> None:
@@ -537,11 +538,6 @@ class BuildctlBuilder(Builder):
 
 
 # ---------------------------------------------------------------- detection
-
-
-def _is_loopback_ref(ref: str) -> bool:
-    host = ref.split("/", 1)[0].rsplit(":", 1)[0]
-    return host in ("localhost", "::1", "[::1]") or host.startswith("127.")
 
 
 def _docker_client_buildkit(executable: str) -> bool:

@@ -27,6 +27,8 @@ from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 
+from .registry import is_loopback_registry
+
 CATALOG_ENV = "MA_IMAGE_CATALOG"
 DATA_DIR_ENV = "MA_NOTEBOOK_DATA_DIR"
 REGISTRY_ENV = "MA_SWR_ENDPOINT"
@@ -272,17 +274,12 @@ def configured_registry(profile: dict[str, Any] | None = None) -> str:
     return value
 
 
-def _is_loopback(host: str) -> bool:
-    name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0][1:]
-    return name in ("localhost", "::1") or name.startswith("127.")
-
-
 class RegistryClient:
     """The Docker Registry HTTP API v2 (manifests only): what the catalogue needs."""
 
     def __init__(self, host: str, timeout: float = 30) -> None:
         self.host = host
-        self.scheme = "http" if _is_loopback(host) else "https"
+        self.scheme = "http" if is_loopback_registry(host) else "https"
         self.timeout = timeout
 
     def _request(self, method: str, path: str, headers: dict[str, str] | None = None) -> Any:

@@ -69,6 +69,12 @@ class ImageRef:
         )
 
 
+def is_loopback_registry(host: str) -> bool:
+    """Whether a registry ``host[:port]`` (``[v6]:port`` too) is on this machine's loopback."""
+    name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0][1:]
+    return name in ("localhost", "::1") or name.startswith("127.")
+
+
 def parse_ref(text: str, default_registry: str = "docker.io") -> ImageRef:
     """``registry/org/name:tag`` (registry optional) as an ImageRef; ValueError when malformed."""
     m = _REF.match(text.strip())

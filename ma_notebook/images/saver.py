@@ -30,6 +30,7 @@ from .registry import (
     RegistryClient,
     RegistryError,
     file_chunks,
+    is_loopback_registry,
     parse_ref,
 )
 from .snapshot import SnapshotError, d_state_processes, find_changes, write_layer
@@ -95,8 +96,7 @@ class SaveProgress:
 
 def is_insecure(registry: str, configured: list[str]) -> bool:
     """Plain HTTP for loopback registries and those configured as insecure."""
-    host = registry.rsplit(":", 1)[0].strip("[]")
-    return registry in configured or host in ("localhost", "::1") or host.startswith("127.")
+    return registry in configured or is_loopback_registry(registry)
 
 
 class ImageSaver:
