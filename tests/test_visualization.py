@@ -288,7 +288,11 @@ async def test_shutting_down_a_starting_instance_and_the_instance_limit(api, ma_
         _, data = await api("visualization/instances")
         return data["instances"]
 
-    (inst,) = await wait_until(listed, timeout=10, interval=0.05)
+    async def spawned() -> Any:
+        instances = await listed()
+        return instances if instances and instances[0]["pid"] else None
+
+    (inst,) = await wait_until(spawned, timeout=10, interval=0.05)
     await api(f"visualization/instances/{inst['id']}", "DELETE")
     status, data = await starting
     assert status == 409 and "shut down before it answered" in data["message"]
@@ -297,6 +301,30 @@ async def test_shutting_down_a_starting_instance_and_the_instance_limit(api, ma_
     service.max_instances = 0
     status, data = await api("visualization/instances", "POST", {"tool": "tensorboard"})
     assert status == 409 and "Shut one down first" in data["message"]
+
+
+async def test_a_shutdown_that_wins_the_race_with_the_spawn_leaves_no_process(
+    api, ma_app, tb_summaries, monkeypatch
+):
+    """DELETE lands while the process is being created: the late process is killed at once."""
+    service = ma_app.services["visualization"]
+    real_exec = asyncio.create_subprocess_exec
+    spawned: list[int] = []
+
+    async def shutdown_first(*args: Any, **kwargs: Any) -> Any:
+        (inst,) = service.instances.values()
+        await service.shutdown(inst.id)
+        kwargs["cwd"] = str(tb_summaries)  # the shutdown removed the instance's home
+        proc = await real_exec(*args, **kwargs)
+        spawned.append(proc.pid)
+        return proc
+
+    monkeypatch.setattr(asyncio, "create_subprocess_exec", shutdown_first)
+    status, data = await api("visualization/instances", "POST", {"tool": "tensorboard"})
+    assert status == 409 and "shut down before it answered" in data["message"], data
+    assert spawned and not group_alive(spawned[0])
+    _, listed = await api("visualization/instances")
+    assert listed["instances"] == []
 
 
 async def test_launcher_suggests_the_current_folder_only_when_it_holds_summaries(

@@ -511,6 +511,8 @@ class VisualizationService(Capability):
                 start_new_session=True,
             )
         except OSError as e:
+            if instance.stopping:  # its home went with a shutdown that came first
+                return
             raise VisualizationError(
                 f"Cannot run {instance.tool.title} ({program}): {e}. "
                 f"Reinstall it: {instance.tool.install_hint(sys.executable)}",
@@ -518,6 +520,10 @@ class VisualizationService(Capability):
                 reason="tool-missing",
             ) from e
         assert instance.process.stdout is not None
+        if instance.stopping:
+            # Shut down while the process was being created: it must not outlive its instance.
+            await self._terminate(instance, None)
+            return
         instance.reader = asyncio.create_task(instance.read_output(instance.process.stdout))
         instance.monitor = asyncio.create_task(self._supervise(instance))
 
