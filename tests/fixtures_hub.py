@@ -157,9 +157,16 @@ def remove_containers_and_volumes(prefix: str) -> None:
 
 
 def start_hub(
-    folder: Path, image: str, prefix: str, extra_env: dict[str, str] | None = None
+    folder: Path,
+    image: str,
+    prefix: str,
+    extra_env: dict[str, str] | None = None,
+    user_args: dict[str, list[str]] | None = None,
 ) -> HubDeployment:
-    """Start JupyterHub with the deploy config on loopback (caller stops it)."""
+    """Start JupyterHub with the deploy config on loopback (caller stops it).
+
+    ``user_args`` adds single-user server arguments for the users it names.
+    """
     if not CHP.exists():
         pytest.fail(f"{CHP} is missing: `jlpm install` installs configurable-http-proxy")
     folder.mkdir(parents=True, exist_ok=True)
@@ -178,6 +185,12 @@ def start_hub(
         "c.JupyterHub.load_roles = roles + [\n"
         "    {'name': 'test-admin', 'services': ['test-admin'],\n"
         "     'scopes': ['admin:users', 'admin:servers', 'list:users', 'read:users']}]\n"
+        "# Extra server arguments for some users (a short lease for one of them).\n"
+        "import json\n"
+        "user_args = json.loads(os.environ.get('MA_TEST_USER_ARGS', '{}'))\n"
+        "def pre_spawn(spawner):\n"
+        "    spawner.args = [*spawner.args, *user_args.get(spawner.user.name, [])]\n"
+        "c.Spawner.pre_spawn_hook = pre_spawn\n"
     )
     port, proxy_api_port = free_port(), free_port()
     env = {
@@ -196,6 +209,7 @@ def start_hub(
         "MA_HUB_MEM_LIMIT": "1G",
         "MA_HUB_CPU_LIMIT": "1",
         "MA_HUB_SSH_PUBLIC_HOST": "127.0.0.1",
+        "MA_TEST_USER_ARGS": json.dumps(user_args or {}),
         **(extra_env or {}),
     }
     log = open(folder / "hub.log", "wb")  # noqa: SIM115 - lives as long as the hub
@@ -259,13 +273,41 @@ def login(hub: HubDeployment, user: str) -> str:
     return body["token"]
 
 
+#: carol's server runs with a lease this short (seconds): it ends while the tests watch.
+SHORT_LEASE = 60
+
+
+@pytest.fixture(scope="session")
+def hub_registry_image(hub_image: str, docker_registry: str) -> str:
+    """The hub image pushed to the loopback registry: the hub pulls it, Save Image reuses it."""
+    ref = f"{docker_registry}/ma/notebook-hub:test"
+    for args in (["tag", hub_image, ref], ["push", ref]):
+        out = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=900)
+        assert out.returncode == 0, f"docker {args[0]}: {out.stderr[-2000:]}"
+    return ref
+
+
 @pytest.fixture(scope="session")
 def hub_deployment(
-    hub_image: str, tmp_path_factory: pytest.TempPathFactory
+    hub_registry_image: str, docker_registry: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[HubDeployment]:
-    """JupyterHub with alice's and bob's ma-notebook servers spawned behind its proxy."""
+    """JupyterHub with alice's and bob's ma-notebook servers spawned behind its proxy.
+
+    Its image comes from the loopback registry, where Save Image pushes too; carol (not
+    spawned here) gets a lease of ``SHORT_LEASE`` seconds.
+    """
     prefix = f"ma-hubtest-{secrets.token_hex(3)}"
-    hub = start_hub(tmp_path_factory.mktemp("hub"), hub_image, prefix)
+    lease = [
+        f"--MonitorService.auto_stop_seconds={SHORT_LEASE}",
+        f"--MonitorService.warn_before_seconds={SHORT_LEASE}",
+    ]
+    hub = start_hub(
+        tmp_path_factory.mktemp("hub"),
+        hub_registry_image,
+        prefix,
+        extra_env={"MA_HUB_REGISTRY": docker_registry},
+        user_args={"carol": lease},
+    )
     try:
         for user in USERS:
             hub.tokens[user] = login(hub, user)

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fixtures_hub import HubDeployment, login
+from fixtures_hub import SHORT_LEASE, HubDeployment, login
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -91,53 +91,71 @@ def test_one_user_cannot_reach_the_others_routes(hub_deployment: HubDeployment, 
     assert status in (302, 403), status
 
 
-def test_stop_action_asks_the_hub_and_the_hub_shows_the_server_stopped(
-    hub_deployment: HubDeployment,
-) -> None:
-    hub = hub_deployment
-    hub.tokens["carol"] = login(hub, "carol")
-    status, body = hub.hub_api("users/carol/server", token=hub.tokens["carol"], method="POST")
-    assert status in (201, 202), (status, body)
-    hub.wait_ready("carol")
-    container = f"{hub.prefix}-carol"
-    # The function the lease's stop action calls, run inside carol's server with the token
-    # and hub URL the spawner gave it.
-    script = (
-        "import asyncio\n"
-        "from ma_notebook.hub import hub_context, stop_via_hub\n"
-        "ctx = hub_context()\n"
-        "assert ctx is not None and ctx.user == 'carol', ctx\n"
-        "print(asyncio.run(stop_via_hub(ctx)))\n"
-    )
-    out = subprocess.run(
-        ["docker", "exec", container, "/home/ma-user/anaconda3/bin/python", "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    # The hub may kill the container (and this exec) before its answer arrives: then the hub's
-    # log is the witness that carol's own token asked for the stop.
-    if out.returncode == 0:
-        assert out.stdout.strip() in ("202", "204"), out.stdout
-    else:
-        assert out.returncode == 137, out.stderr[-2000:]
-    assert hub.wait_stopped("carol"), hub.log_text()[-3000:]
-    deadline = time.monotonic() + 60
+def container_gone(name: str, timeout: float = 60) -> bool:
+    """Wait until no container called ``name`` is left."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         ps = subprocess.run(
-            ["docker", "ps", "-a", "-q", "--filter", f"name={container}"],
+            ["docker", "ps", "-a", "-q", "--filter", f"name={name}"],
             capture_output=True,
             text=True,
             timeout=30,
         )
         if not ps.stdout.strip():
-            break
+            return True
         time.sleep(0.5)
-    assert not ps.stdout.strip(), "the hub stopped the server but its container remains"
+    return False
+
+
+def test_a_short_lease_stops_the_server_through_the_hub_and_the_hub_shows_it_stopped(
+    hub_deployment: HubDeployment,
+) -> None:
+    hub = hub_deployment
+    token = hub.tokens["carol"] = login(hub, "carol")
+    api = "/user/carol/ma-notebook/api"
+    status, body = hub.hub_api("users/carol/server", token=token, method="POST")
+    assert status in (201, 202), (status, body)
+    hub.wait_ready("carol")
+    # The lease of SHORT_LEASE s is running, and it will ask the hub, not exit under it.
+    status, lease = hub.request(f"{api}/lease", token=token)
+    assert status == 200 and isinstance(lease, dict), (status, lease)
+    assert lease["enabled"] and lease["duration_seconds"] == SHORT_LEASE, lease
+    assert 0 < lease["remaining_seconds"] <= SHORT_LEASE
+    assert lease["stop_action"] == "ask JupyterHub to stop this server", lease
+    first_deadline = lease["deadline"]
+    # The Renew warning reaches the front end through the hub (warn_before = the whole lease).
+    deadline = time.monotonic() + 30
+    notices: list = []
+    while time.monotonic() < deadline and not notices:
+        status, snapshot = hub.request(f"{api}/monitor", token=token)
+        assert status == 200 and isinstance(snapshot, dict), (status, snapshot)
+        notices = [n for n in snapshot["notices"] if n["kind"] == "lease"]
+        time.sleep(0.5)
+    assert notices and "Renew" in notices[0]["message"], snapshot["notices"]
+
+    # Nobody renews: at the deadline carol's server asks the hub (with its own token) to stop it.
+    assert hub.wait_stopped("carol", timeout=SHORT_LEASE + 60), hub.log_text()[-3000:]
+    assert container_gone(f"{hub.prefix}-carol"), "the hub stopped the server, its container stays"
     assert re.search(r"20[24] DELETE /hub/api/users/carol/server \(carol@", hub.log_text())
-    # The hub still serves the others.
     status, _ = hub.request("/user/bob/ma-notebook/api/info", token=hub.tokens["bob"])
-    assert status == 200
+    assert status == 200  # the hub still serves the others
+
+    # Started again, the Events panel's API shows why it stopped (the data volume kept it), and
+    # the new server has a fresh lease, which carol renews.
+    status, body = hub.hub_api("users/carol/server", token=token, method="POST")
+    assert status in (201, 202), (status, body)
+    try:
+        hub.wait_ready("carol")
+        status, events = hub.request(f"{api}/events?type=StopNotebook", token=token)
+        assert status == 200 and isinstance(events, dict), (status, events)
+        reasons = [e["details"].get("reason") for e in events["events"]]
+        assert "lease" in reasons, events
+        status, lease = hub.request(f"{api}/lease", token=token, method="PATCH", body={"hours": 1})
+        assert status == 200 and isinstance(lease, dict), (status, lease)
+        assert lease["deadline"] > first_deadline + 3000 and lease["remaining_seconds"] > 3500
+    finally:
+        hub.hub_api("users/carol/server", method="DELETE")
+        hub.wait_stopped("carol")
 
 
 def test_transit_upload_through_the_hub_uses_presigned_links_under_the_users_prefix(

@@ -16,6 +16,9 @@
 #   MA_HUB_SSH_PUBLIC_HOST  host users' SSH clients connect to; when set each container's sshd
 #                         port (22022) is published on a free host port, passed in as
 #                         MA_SSH_PUBLIC_HOST/PORT [unset: SSH only through the hub URL tunnel]
+#   MA_HUB_REGISTRY       registry host[:port] where Save Image pushes users' images; the image
+#                         the container runs (MA_HUB_IMAGE) should be pulled from there so the
+#                         saved image reuses its layers [unset: users name a registry themselves]
 #   MA_HUB_IDLE_CULL_SECONDS  jupyterhub-idle-culler's --timeout; keep it longer than the
 #                         notebook's own lease / idle stop so the lease decides [0 = no culler]
 #   MA_HUB_EXTENSION      "0" starts JupyterLab without ma-notebook's extension (benchmarks) [1]
@@ -46,15 +49,26 @@ class MaDockerSpawner(DockerSpawner):
             s.bind(("127.0.0.1" if host_network else "", 0))
             return s.getsockname()[1]
 
+    ssh_port = 0
+
+    def get_env(self):
+        environment = super().get_env()
+        # Save Image stacks its layer on the image this container runs, in its registry.
+        environment["MA_NOTEBOOK_IMAGE"] = self.image
+        if env("MA_HUB_REGISTRY"):
+            environment["MA_NOTEBOOK_REGISTRY"] = env("MA_HUB_REGISTRY")
+        if self.ssh_port:
+            environment["MA_SSH_PUBLIC_HOST"] = env("MA_HUB_SSH_PUBLIC_HOST")
+            environment["MA_SSH_PUBLIC_PORT"] = str(self.ssh_port)
+        return environment
+
     async def start(self):
         if host_network:
             # One network for every container: each server gets its own port on loopback.
             self.port = self._free_port()
         ssh_host = env("MA_HUB_SSH_PUBLIC_HOST")
         if ssh_host:
-            port = self._free_port()
-            self.environment["MA_SSH_PUBLIC_HOST"] = ssh_host
-            self.environment["MA_SSH_PUBLIC_PORT"] = str(port)
+            port = self.ssh_port = self._free_port()
             if host_network:
                 # sshd listens on the host's network itself: one port per server.
                 args = [a for a in self.args if not a.startswith("--SSHService.port=")]
