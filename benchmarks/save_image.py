@@ -18,13 +18,14 @@ import json
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from ma_fixtures import DockerRegistry
 
 from ma_notebook.images import baseline as baseline_index
 from ma_notebook.images.saver import ImageSaver, SaveRequest, SaveSettings
@@ -33,34 +34,6 @@ from ma_notebook.images.snapshot import COMPRESSOR
 
 def docker(*args: str) -> str:
     return subprocess.run(["docker", *args], check=True, capture_output=True, text=True).stdout
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_registry(folder: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    config = folder / "registry.yml"
-    config.write_text(
-        f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: "
-        f"{folder / 'data'}\nhttp:\n  addr: 127.0.0.1:{port}\n"
-    )
-    proc = subprocess.Popen(
-        ["docker-registry", "serve", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1).close()
-            return proc, f"127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    sys.exit("docker-registry did not start")
 
 
 def default_image() -> str:
@@ -109,7 +82,8 @@ def main() -> None:
         sys.exit("Run as root (the container's merged folder is root's).")
     image = args.image or default_image()
     tmp = Path(tempfile.mkdtemp(prefix="ma-bench-save-", dir="/var/tmp"))
-    registry, addr = start_registry(tmp)
+    registry = DockerRegistry(tmp / "registry")
+    addr = registry.addr
     name = f"ma-bench-save-{os.getpid()}"
     base_ref = f"{addr}/bench/base:0"
     try:
@@ -152,8 +126,7 @@ def main() -> None:
             capture_output=True,
             check=False,
         )
-        registry.terminate()
-        registry.wait(10)
+        registry.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

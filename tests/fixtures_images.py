@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ma_fixtures import free_port, stop_process, wait_for_http
+from ma_fixtures import DockerRegistry, stop_process
 
 from ma_notebook.images.builder import DockerBuilder, detect_builder, prepare_base_context
 
@@ -206,27 +206,6 @@ def build_variant(docker: DockerBuilder, base: str, name: str, steps: str, folde
 @pytest.fixture(scope="session")
 def docker_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Debian's docker-registry (distribution 2.8) on 127.0.0.1, deletes enabled: ``host:port``."""
-    exe = shutil.which("docker-registry")
-    if not exe:
-        pytest.fail("docker-registry is missing (make system-deps installs it)")
-    folder = tmp_path_factory.mktemp("registry")
-    port = free_port()
-    config = folder / "config.yml"
-    config.write_text(
-        "version: 0.1\n"
-        "log:\n  level: warn\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {folder / 'data'}\n  delete:\n"
-        "    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
-    )
-    log = open(folder / "registry.log", "wb")  # noqa: SIM115 - lives as long as the registry
-    proc = subprocess.Popen(
-        [exe, "serve", str(config)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    wait_for_http(f"http://127.0.0.1:{port}/v2/", timeout=30, proc=proc)
-    yield f"127.0.0.1:{port}"
-    stop_process(proc)
-    log.close()
+    registry = DockerRegistry(tmp_path_factory.mktemp("registry"))
+    yield registry.addr
+    registry.stop()

@@ -5,84 +5,33 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from ma_fixtures import free_port
+from ma_fixtures import DockerRegistry
 
 from ma_notebook.images.fsindex import entry_from_stat, walk, write_index
 from ma_notebook.images.registry import (
     DOCKER_CONFIG,
     DOCKER_LAYER,
     DOCKER_MANIFEST,
-    RegistryClient,
     file_chunks,
 )
 from ma_notebook.images.snapshot import Changes, write_layer
 
-REGISTRY_BIN = "/usr/bin/docker-registry"
-
-
-@dataclass
-class Registry:
-    """A running registry: its address and log file."""
-
-    addr: str
-    log: Path
-    storage: Path
-
-    def client(self) -> RegistryClient:
-        return RegistryClient(self.addr, insecure=True)
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
+#: A running registry (``addr``, ``storage``, ``client()``, ``log_text()``), as tests name it.
+Registry = DockerRegistry
 
 
 @pytest.fixture
 def registry(tmp_path: Path) -> Iterator[Registry]:
-    """Debian's docker-registry (distribution 2.8) on a free loopback port, with its own storage."""
-    if not os.path.exists(REGISTRY_BIN):
-        pytest.fail("docker-registry is missing: apt-get install docker-registry (make test does)")
-    port = free_port()
-    storage = tmp_path / "registry"
-    storage.mkdir()
-    config = tmp_path / "registry.yml"
-    config.write_text(
-        "version: 0.1\n"
-        "log:\n  level: info\n  accesslog:\n    disabled: false\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {storage}\n  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
-    )
-    log = tmp_path / "registry.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [REGISTRY_BIN, "serve", str(config)], stdout=out, stderr=subprocess.STDOUT
-        )
-    addr = f"127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://{addr}/v2/", timeout=1) as resp:
-                if resp.status == 200:
-                    break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("docker-registry did not start:\n" + log.read_text()[-2000:])
-            time.sleep(0.1)
+    """Debian's docker-registry (distribution 2.8) on a free loopback port, logging each request."""
+    started = DockerRegistry(tmp_path / "registry", accesslog=True)
     try:
-        yield Registry(addr, log, storage)
+        yield started
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        started.stop()
 
 
 def make_tiny_rootfs(root: Path) -> None:

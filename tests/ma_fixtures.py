@@ -6,6 +6,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -126,6 +127,62 @@ def stop_process(proc: subprocess.Popen, timeout: float = 20.0) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(5)
+
+
+class DockerRegistry:
+    """Debian's ``docker-registry`` (distribution 2.8) on a free loopback port, deletes enabled.
+
+    ``htpasswd`` makes it ask for HTTP basic auth; ``accesslog`` logs every request (tests read
+    :meth:`log_text` to see which blobs were mounted or pushed). Stop it with :meth:`stop`.
+    """
+
+    def __init__(
+        self, folder: Path, *, htpasswd: Path | None = None, accesslog: bool = False
+    ) -> None:
+        exe = shutil.which("docker-registry")
+        if not exe:
+            pytest.fail("docker-registry is missing (make system-deps installs it)")
+        folder.mkdir(parents=True, exist_ok=True)
+        self.storage = folder / "data"
+        self.log = folder / "registry.log"
+        port = free_port()
+        self.addr = f"127.0.0.1:{port}"
+        auth = f"auth:\n  htpasswd:\n    realm: test\n    path: {htpasswd}\n" if htpasswd else ""
+        logs = "  accesslog:\n    disabled: false\n" if accesslog else ""
+        config = folder / "registry.yml"
+        config.write_text(
+            f"version: 0.1\nlog:\n  level: {'info' if accesslog else 'warn'}\n{logs}"
+            f"storage:\n  filesystem:\n    rootdirectory: {self.storage}\n"
+            "  delete:\n    enabled: true\n"
+            f"{auth}http:\n  addr: {self.addr}\n"
+        )
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen(
+                [exe, "serve", str(config)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        try:
+            wait_for_http(f"http://{self.addr}/v2/", timeout=30, proc=self.proc)  # 200 or 401
+        except (RuntimeError, TimeoutError) as e:
+            self.stop()
+            pytest.fail(f"docker-registry did not start ({e}):\n{self.log_text()[-2000:]}")
+
+    def client(self) -> Any:
+        """Save Image's registry client for this registry (anonymous)."""
+        from ma_notebook.images.registry import RegistryClient
+
+        return RegistryClient(self.addr, insecure=True)
+
+    def log_text(self) -> str:
+        """What the registry logged."""
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        """Stop the registry."""
+        stop_process(self.proc, timeout=10)
 
 
 class LabProcess:

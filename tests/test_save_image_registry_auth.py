@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import http.client
 import json
 import secrets
-import subprocess
 import threading
-import time
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import bcrypt
 import pytest
-from ma_fixtures import free_port
+from ma_fixtures import DockerRegistry
 
 from ma_notebook.images.registry import RegistryClient, RegistryError, docker_config_auth
 
@@ -26,36 +24,13 @@ def htpasswd_registry(tmp_path):
     """docker-registry that asks for HTTP basic auth (htpasswd, bcrypt)."""
     hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
     (tmp_path / "htpasswd").write_text(f"{USER}:{hashed}\n")
-    port = free_port()
-    config = tmp_path / "auth.yml"
-    config.write_text(
-        "version: 0.1\nlog:\n  level: warn\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {tmp_path / 'data'}\n"
-        f"auth:\n  htpasswd:\n    realm: test\n    path: {tmp_path / 'htpasswd'}\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
-    )
-    proc = subprocess.Popen(
-        ["docker-registry", "serve", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    addr = f"127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"http://{addr}/v2/", timeout=1)
-        except urllib.error.HTTPError:
-            break  # 401: it is up
-        except OSError:
-            time.sleep(0.1)
-    yield addr
-    proc.terminate()
-    proc.wait(10)
+    registry = DockerRegistry(tmp_path / "registry", htpasswd=tmp_path / "htpasswd")
+    yield registry.addr
+    registry.stop()
 
 
 def push_blob(client: RegistryClient) -> str:
     data = b"hello layer"
-    import hashlib
-
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     client.upload_blob("team/x", digest, iter([data]))
     return digest
@@ -153,3 +128,45 @@ def test_logins_come_from_a_docker_config_json(tmp_path):
     cfg.write_text(json.dumps({"auths": {"https://reg.example:5000": {"auth": auth}}}))
     assert docker_config_auth("reg.example:5000", str(cfg)) == (USER, PASSWORD)
     assert docker_config_auth("other:5000", str(cfg)) is None
+
+
+def test_the_image_catalogue_uses_docker_logins_and_says_how_to_log_in_without(
+    htpasswd_registry, tmp_path, monkeypatch
+):
+    from ma_notebook.images.catalog import CatalogError, parse_swr_path
+    from ma_notebook.images.catalog import RegistryClient as CatalogRegistry
+    from ma_notebook.images.registry import DOCKER_CONFIG, DOCKER_LAYER, DOCKER_MANIFEST
+
+    pusher = RegistryClient(htpasswd_registry, insecure=True, credentials=(USER, PASSWORD))
+    layer = push_blob(pusher)
+    config = json.dumps({"architecture": "amd64", "os": "linux"}).encode()
+    config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
+    pusher.upload_blob("team/x", config_digest, iter([config]))
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": DOCKER_MANIFEST,
+        "config": {"mediaType": DOCKER_CONFIG, "size": len(config), "digest": config_digest},
+        "layers": [{"mediaType": DOCKER_LAYER, "size": 11, "digest": layer}],
+    }
+    digest = pusher.put_manifest("team/x", "1", json.dumps(manifest).encode(), DOCKER_MANIFEST)
+    swr = parse_swr_path("team/x:1", htpasswd_registry)
+
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "nobody"))
+    with pytest.raises(CatalogError) as e:
+        CatalogRegistry(htpasswd_registry).manifest(swr)
+    assert f"docker login {htpasswd_registry}" in str(e.value)
+
+    docker_dir = tmp_path / "docker"
+    docker_dir.mkdir()
+    auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    (docker_dir / "config.json").write_text(
+        json.dumps({"auths": {htpasswd_registry: {"auth": auth}}})
+    )
+    monkeypatch.setenv("DOCKER_CONFIG", str(docker_dir))
+    catalog = CatalogRegistry(htpasswd_registry)
+    found = catalog.manifest(swr)
+    assert found == {"digest": digest, "size": len(config) + 11, "media_type": DOCKER_MANIFEST}
+    assert catalog.manifest(parse_swr_path("team/x:absent", htpasswd_registry)) is None
+    assert catalog.delete(swr) is True
+    assert catalog.manifest(swr) is None
+    assert catalog.delete(swr) is False

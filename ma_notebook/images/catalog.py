@@ -13,11 +13,8 @@ import json
 import os
 import re
 import sqlite3
-import ssl
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -27,6 +24,7 @@ from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 
+from . import registry
 from .registry import is_loopback_registry
 
 CATALOG_ENV = "MA_IMAGE_CATALOG"
@@ -275,55 +273,73 @@ def configured_registry(profile: dict[str, Any] | None = None) -> str:
 
 
 class RegistryClient:
-    """The Docker Registry HTTP API v2 (manifests only): what the catalogue needs."""
+    """What the catalogue asks a registry (a tag's manifest; deleting it), on Save Image's client.
+
+    Logins come from ``docker login`` (``~/.docker/config.json``) and bearer-token challenges
+    are answered, as for Save Image; loopback registries are spoken to over plain HTTP.
+    """
 
     def __init__(self, host: str, timeout: float = 30) -> None:
         self.host = host
-        self.scheme = "http" if is_loopback_registry(host) else "https"
-        self.timeout = timeout
+        self.client = registry.RegistryClient(
+            host,
+            insecure=is_loopback_registry(host),
+            credentials=registry.docker_config_auth(host),
+            timeout=timeout,
+        )
 
-    def _request(self, method: str, path: str, headers: dict[str, str] | None = None) -> Any:
-        url = f"{self.scheme}://{self.host}/v2/{path}"
-        req = urllib.request.Request(url, method=method, headers=headers or {})  # noqa: S310
-        context = ssl.create_default_context() if self.scheme == "https" else None
+    def _head(self, swr: SwrPath, push: bool = False) -> Any:
+        """The tag's manifest response (HEAD), or None when the registry has no such tag."""
         try:
-            return urllib.request.urlopen(req, timeout=self.timeout, context=context)  # noqa: S310
-        except urllib.error.HTTPError as e:
-            if e.code == 404:
-                return None
-            if e.code == 401:
-                raise CatalogError(
-                    f"registry {self.host} wants authentication; log in with "
-                    "`docker login` (the catalogue reads only public or anonymous registries)"
-                ) from e
-            raise CatalogError(f"registry {self.host} answered {e.code} to {method} {path}") from e
-        except OSError as e:
-            raise CatalogError(f"cannot reach registry {self.host}: {e}") from e
+            resp = self.client.request(
+                "HEAD",
+                f"/v2/{swr.repository}/manifests/{swr.tag}",
+                scope=self.client.scope(swr.repository, push),
+                ok=(200, 404),
+                headers={"Accept": MANIFEST_TYPES},
+            )
+        except registry.RegistryError as e:
+            raise self._error(e) from None
+        return None if resp.status_code == 404 else resp
+
+    def _error(self, e: registry.RegistryError) -> CatalogError:
+        if e.status == 401:
+            return CatalogError(
+                f"registry {self.host} wants authentication: log in with `docker login "
+                f"{self.host}` (the catalogue uses the same logins as docker)"
+            )
+        return CatalogError(f"registry {self.host}: {e}")
 
     def manifest(self, swr: SwrPath) -> dict[str, Any] | None:
         """The image's manifest digest and size (config + layers), or None when absent."""
-        resp = self._request(
-            "GET", f"{swr.repository}/manifests/{swr.tag}", {"Accept": MANIFEST_TYPES}
-        )
-        if resp is None:
-            return None
-        with resp:
-            body = json.loads(resp.read() or b"{}")
-            digest = resp.headers.get("Docker-Content-Digest", "")
+        try:
+            media, raw, digest = self.client.get_manifest(swr.repository, swr.tag)
+        except registry.RegistryError as e:
+            if e.status == 404:
+                return None
+            raise self._error(e) from None
+        body = json.loads(raw or b"{}")
         size = int(body.get("config", {}).get("size", 0))
         size += sum(int(layer.get("size", 0)) for layer in body.get("layers", []))
-        return {"digest": digest, "size": size, "media_type": body.get("mediaType", "")}
+        return {"digest": digest, "size": size, "media_type": media}
 
     def delete(self, swr: SwrPath) -> bool:
         """Delete the tag's manifest (the registry must allow deletes); False when absent."""
-        found = self.manifest(swr)
-        if found is None:
+        resp = self._head(swr, push=True)
+        if resp is None:
             return False
-        if not found["digest"]:
+        digest = resp.headers.get("Docker-Content-Digest", "")
+        if not digest:
             raise CatalogError(f"registry {self.host} did not say the digest of {swr.path}")
-        resp = self._request("DELETE", f"{swr.repository}/manifests/{found['digest']}")
-        if resp is not None:
-            resp.close()
+        try:
+            self.client.request(
+                "DELETE",
+                f"/v2/{swr.repository}/manifests/{digest}",
+                scope=self.client.scope(swr.repository, True),
+                ok=(200, 202, 404),
+            )
+        except registry.RegistryError as e:
+            raise self._error(e) from None
         return True
 
 

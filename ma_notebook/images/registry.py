@@ -230,7 +230,8 @@ class RegistryClient:
         return f"The registry answered {resp.status_code} to {method} {what}{detail[:300]}."
 
     @staticmethod
-    def _scope(repo: str, push: bool = False) -> str:
+    def scope(repo: str, push: bool = False) -> str:
+        """The token scope for pulling (and pushing) ``repo``."""
         return f"repository:{repo}:{'pull,push' if push else 'pull'}"
 
     # -- manifests and blobs --------------------------------------------------------------------
@@ -242,7 +243,7 @@ class RegistryClient:
         resp = self.request(
             "GET",
             f"/v2/{repo}/manifests/{reference}",
-            scope=self._scope(repo),
+            scope=self.scope(repo),
             headers={"Accept": ACCEPT},
         )
         media = resp.headers.get("Content-Type", "").split(";")[0]
@@ -262,7 +263,7 @@ class RegistryClient:
 
     def get_blob(self, repo: str, digest: str) -> bytes:
         """A (small) blob's bytes, checked against its digest."""
-        resp = self.request("GET", f"/v2/{repo}/blobs/{digest}", scope=self._scope(repo))
+        resp = self.request("GET", f"/v2/{repo}/blobs/{digest}", scope=self.scope(repo))
         if "sha256:" + hashlib.sha256(resp.content).hexdigest() != digest:
             raise RegistryError(f"The blob {digest[:19]} does not match its digest.")
         return resp.content
@@ -270,14 +271,14 @@ class RegistryClient:
     def iter_blob(self, repo: str, digest: str) -> Iterator[bytes]:
         """A blob's bytes in chunks."""
         resp = self.request(
-            "GET", f"/v2/{repo}/blobs/{digest}", scope=self._scope(repo), stream=True
+            "GET", f"/v2/{repo}/blobs/{digest}", scope=self.scope(repo), stream=True
         )
         yield from resp.iter_content(CHUNK)
 
     def has_blob(self, repo: str, digest: str) -> bool:
         """Whether the repository already holds the blob."""
         resp = self.request(
-            "HEAD", f"/v2/{repo}/blobs/{digest}", scope=self._scope(repo, True), ok=(200, 404)
+            "HEAD", f"/v2/{repo}/blobs/{digest}", scope=self.scope(repo, True), ok=(200, 404)
         )
         return resp.status_code == 200
 
@@ -287,7 +288,7 @@ class RegistryClient:
             "POST",
             f"/v2/{repo}/blobs/uploads/",
             params={"mount": digest, "from": source_repo},
-            scope=f"{self._scope(repo, True)} {self._scope(source_repo)}",
+            scope=f"{self.scope(repo, True)} {self.scope(source_repo)}",
             ok=(201, 202),
         )
         if resp.status_code == 201:
@@ -306,7 +307,7 @@ class RegistryClient:
         cancel: threading.Event | None = None,
     ) -> None:
         """Upload a blob in chunks (POST, PATCH..., PUT ?digest=)."""
-        scope = self._scope(repo, True)
+        scope = self.scope(repo, True)
         if location is None:
             resp = self.request("POST", f"/v2/{repo}/blobs/uploads/", scope=scope, ok=(202,))
             location = urljoin(self.base, resp.headers["Location"])
@@ -346,7 +347,7 @@ class RegistryClient:
         resp = self.request(
             "PUT",
             f"/v2/{repo}/manifests/{tag}",
-            scope=self._scope(repo, True),
+            scope=self.scope(repo, True),
             ok=(201, 200),
             data=body,
             headers={"Content-Type": media_type},
