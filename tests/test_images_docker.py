@@ -22,6 +22,7 @@ from fixtures_images import build_variant
 
 from ma_notebook.images.builder import DockerBuilder
 
+ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "ma_notebook.cli"]
 #: The first test builds the base image (minutes on a cold cache).
 pytestmark = pytest.mark.timeout(1500)
@@ -261,6 +262,34 @@ def test_template_build_pushes_and_the_catalogue_registers_lists_and_unregisters
         urllib.request.urlopen(req)
     assert e.value.code == 404
     docker_daemon.remove_image(ref)
+
+
+def baseline_header(docker_daemon: DockerBuilder, image: str) -> dict:
+    """The Save Image baseline header an image ships (``baseline show``)."""
+    out = docker_daemon.cli(
+        "run", "--rm", "--entrypoint", "/home/ma-user/anaconda3/bin/python", image,
+        "-m", "ma_notebook.images.baseline", "show",
+    )  # fmt: skip
+    return json.loads(out)
+
+
+def test_the_apt_template_on_a_notebook_image_re_records_the_save_image_baseline(
+    docker_daemon: DockerBuilder, notebook_base_image: str, tmp_path: Path
+):
+    """Else Save Image would take the template's packages for the user's changes."""
+    folder = ROOT / "images" / "templates" / "upgrade_current_notebook_apt_packages"
+    ref = "127.0.0.1:5000/test-org/apt-on-base:1"  # what it would be pushed as; never pushed
+    tag = f"ma-notebook/test-apt-on-base:{secrets.token_hex(3)}"
+    args = {"BASE_IMAGE": notebook_base_image, "APT_PACKAGES": "jq", "IMAGE_REF": ref}
+    docker_daemon.build(folder / "Dockerfile", folder, [tag], args)
+    try:
+        base, derived = (baseline_header(docker_daemon, i) for i in (notebook_base_image, tag))
+        assert derived["base_image"] == ref and derived["from_image"] == notebook_base_image
+        assert derived["entries"] > base["entries"]  # jq and its library are in the index
+        user = docker_daemon.cli("run", "--rm", "--entrypoint", "id", tag, "-un")
+        assert user.strip() == "ma-user"
+    finally:
+        docker_daemon.remove_image(tag)
 
 
 def test_register_refuses_an_image_nobody_has(docker_registry: str, catalog_env: dict[str, str]):

@@ -258,6 +258,9 @@ def build(
                 raise CliError(f"{ref} exists in the registry; pass --force to overwrite it")
     else:
         ref = "ma-notebook/build:" + os.urandom(4).hex()
+    if swr_path:
+        # Images built on a notebook image re-record Save Image's baseline naming themselves.
+        args.setdefault("IMAGE_REF", ref)
     click.echo(f"Building {ref} with {builder.describe()}", err=True)
     try:
         builder.build(dockerfile, ctx, [ref], args, output=_echo_line)
