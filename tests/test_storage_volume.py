@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from ma_notebook.storage import system
 from ma_notebook.storage.volumes import GiB
@@ -84,24 +85,75 @@ async def test_a_plain_folder_is_not_expandable(api, jp_root_dir):
 
 # ---------------------------------------------------------------- Kubernetes
 
+DEPLOY = Path(__file__).resolve().parents[1] / "deploy" / "jupyterhub"
+NAMESPACE = "jhub"
+USER_SERVER = "ma-user"  # KubeSpawner's {user_server} for user ma-user's default server
+
+
+class Deployment:
+    """What deploy/jupyterhub gives a user's pod, read from values.yaml and the RBAC file."""
+
+    def __init__(self) -> None:
+        values = yaml.safe_load((DEPLOY / "values.yaml").read_text())
+        objects = list(yaml.safe_load_all((DEPLOY / "k8s-storage-rbac.yaml").read_text()))
+        single = values["singleuser"]
+        storage = single["storage"]
+        self.pvc_name = storage["dynamic"]["pvcNameTemplate"].format(user_server=USER_SERVER)
+        self.env = {
+            k: v.format(user_server=USER_SERVER)
+            for k, v in single["extraEnv"].items()
+            if isinstance(v, str) and k.startswith("MA_K8S_")
+        }
+        self.storage_class_name = storage["dynamic"]["storageClass"]
+        self.capacity = storage["capacity"]
+        self.account = single["serviceAccountName"]
+        (self.storage_class,) = [o for o in objects if o["kind"] == "StorageClass"]
+        roles = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Role"}
+        # The rules of every Role bound (in the pod's namespace) to the pods' service account.
+        self.rules = [
+            rule
+            for b in objects
+            if b["kind"] == "RoleBinding"
+            and any(
+                s["kind"] == "ServiceAccount"
+                and s["name"] == self.account
+                and s.get("namespace", NAMESPACE) == NAMESPACE
+                for s in b["subjects"]
+            )
+            for rule in roles[b["roleRef"]["name"]]["rules"]
+        ]
+        self.cluster_rules: list[dict] = []  # no ClusterRole is part of the deployment
+
+    def allows(self, group: str, resource: str, verb: str, namespaced: bool) -> bool:
+        """Whether RBAC lets the service account do ``verb`` on ``resource``."""
+        rules = self.rules + self.cluster_rules if namespaced else self.cluster_rules
+        return any(
+            group in r["apiGroups"] and resource in r["resources"] and verb in r["verbs"]
+            for r in rules
+        )
+
 
 class FakeKubernetes:
     """A loopback API server with the PVC and StorageClass endpoints' real shapes.
 
-    Like the kubelet, it grows the loop XFS volume behind the claim once the request is patched,
+    Its objects are the deployment's (the claim KubeSpawner creates from values.yaml, the
+    StorageClass of k8s-storage-rbac.yaml) and it authorizes every request with the RBAC rules
+    that file binds to the pods' service account, answering 403 as the API server does. Like
+    the kubelet, it grows the loop XFS volume behind the claim once the request is patched,
     passing through the ``Resizing`` and ``FileSystemResizePending`` conditions.
     """
 
     def __init__(self, workspace: Path, image: Path, capacity_gi: int) -> None:
         self.workspace, self.image = workspace, image
+        self.deployment = Deployment()
         self.patches: list[tuple[str, dict]] = []
         self.auth: list[str] = []
         self.pvc: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "PersistentVolumeClaim",
             "metadata": {
-                "name": "claim-ma-user",
-                "namespace": "jhub",
+                "name": self.deployment.pvc_name,
+                "namespace": NAMESPACE,
                 "uid": "6a0e4c6e-0c1d-4b8e-9d6c-1e2f3a4b5c6d",
                 "resourceVersion": "1001",
                 "creationTimestamp": "2026-11-30T10:00:00Z",
@@ -109,7 +161,7 @@ class FakeKubernetes:
             "spec": {
                 "accessModes": ["ReadWriteOnce"],
                 "resources": {"requests": {"storage": f"{capacity_gi}Gi"}},
-                "storageClassName": "expandable",
+                "storageClassName": self.deployment.storage_class_name,
                 "volumeMode": "Filesystem",
                 "volumeName": "pvc-6a0e4c6e",
             },
@@ -119,8 +171,7 @@ class FakeKubernetes:
                 "capacity": {"storage": f"{capacity_gi}Gi"},
             },
         }
-        self.allow_expansion = True
-        self.forbid_patch = False
+        self.storage_class = dict(self.deployment.storage_class)
         handler = self._handler()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -129,6 +180,18 @@ class FakeKubernetes:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def grant_storage_class_read(self) -> None:
+        """What an admin adds with a ClusterRole: reading storage classes."""
+        self.deployment.cluster_rules.append(
+            {"apiGroups": ["storage.k8s.io"], "resources": ["storageclasses"], "verbs": ["get"]}
+        )
+
+    def revoke(self, verb: str) -> None:
+        """Take ``verb`` on claims away from the service account (a missing RBAC Role)."""
+        self.deployment.rules = [
+            {**r, "verbs": [v for v in r["verbs"] if v != verb]} for r in self.deployment.rules
+        ]
 
     def _resize(self, size: str) -> None:
         from ma_notebook.storage.volumes.kubernetes import parse_quantity
@@ -154,7 +217,9 @@ class FakeKubernetes:
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
-        pvc_path = "/api/v1/namespaces/jhub/persistentvolumeclaims/claim-ma-user"
+        pvc_path = f"/api/v1/namespaces/{NAMESPACE}/persistentvolumeclaims/{fake.pvc_name}"
+        sc_path = f"/apis/storage.k8s.io/v1/storageclasses/{fake.storage_class_name}"
+        user = f"system:serviceaccount:{NAMESPACE}:{fake.deployment.account}"
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:
@@ -182,23 +247,35 @@ class FakeKubernetes:
                     },
                 )
 
+            def _authorized(self, verb: str) -> bool:
+                """RBAC as the API server applies it, with its wording on a refusal."""
+                if self.path == pvc_path:
+                    what = ("", "persistentvolumeclaims", fake.pvc_name, True)
+                elif self.path == sc_path:
+                    what = ("storage.k8s.io", "storageclasses", fake.storage_class_name, False)
+                else:
+                    return True  # unknown paths are 404s
+                group, resource, name, namespaced = what
+                if fake.deployment.allows(group, resource, verb, namespaced):
+                    return True
+                full = f"{resource}.{group}" if group else resource
+                where = f'in the namespace "{NAMESPACE}"' if namespaced else "at the cluster scope"
+                self._status(
+                    403,
+                    "Forbidden",
+                    f'{full} "{name}" is forbidden: User "{user}" cannot {verb} resource '
+                    f'"{resource}" in API group "{group}" {where}',
+                )
+                return False
+
             def do_GET(self) -> None:
                 fake.auth.append(self.headers.get("Authorization", ""))
+                if not self._authorized("get"):
+                    return
                 if self.path == pvc_path:
                     self._send(200, fake.pvc)
-                elif self.path == "/apis/storage.k8s.io/v1/storageclasses/expandable":
-                    self._send(
-                        200,
-                        {
-                            "apiVersion": "storage.k8s.io/v1",
-                            "kind": "StorageClass",
-                            "metadata": {"name": "expandable"},
-                            "provisioner": "kubernetes.io/no-provisioner",
-                            "allowVolumeExpansion": fake.allow_expansion,
-                            "reclaimPolicy": "Delete",
-                            "volumeBindingMode": "Immediate",
-                        },
-                    )
+                elif self.path == sc_path:
+                    self._send(200, fake.storage_class)
                 else:
                     self._status(404, "NotFound", f"{self.path} not found")
 
@@ -208,15 +285,19 @@ class FakeKubernetes:
                 fake.patches.append((ctype, body))
                 if self.path != pvc_path:
                     return self._status(404, "NotFound", "not found")
-                if fake.forbid_patch:  # what the API server says without the RBAC Role
+                if not self._authorized("patch"):
+                    return
+                if ctype != "application/merge-patch+json":
+                    return self._status(415, "UnsupportedMediaType", f"unsupported {ctype}")
+                if not fake.storage_class.get("allowVolumeExpansion"):
+                    # The PersistentVolumeClaimResize admission plugin.
                     return self._status(
                         403,
                         "Forbidden",
-                        'persistentvolumeclaims "claim-ma-user" is forbidden: User '
-                        '"system:serviceaccount:jhub:default" cannot patch resource',
+                        f'persistentvolumeclaims "{fake.pvc_name}" is forbidden: only '
+                        "dynamically provisioned pvc can be resized and the storageclass that "
+                        "provisions the pvc must support resize",
                     )
-                if ctype != "application/merge-patch+json":
-                    return self._status(415, "UnsupportedMediaType", f"unsupported {ctype}")
                 size = body["spec"]["resources"]["requests"]["storage"]
                 fake.pvc["spec"]["resources"]["requests"]["storage"] = size
                 fake.pvc["metadata"]["resourceVersion"] = "1002"
@@ -224,6 +305,25 @@ class FakeKubernetes:
                 threading.Thread(target=fake._resize, args=(size,), daemon=True).start()
 
         return Handler
+
+    @property
+    def pvc_name(self) -> str:
+        return self.deployment.pvc_name
+
+    @property
+    def storage_class_name(self) -> str:
+        return self.deployment.storage_class_name
+
+
+def test_the_deployment_objects_fit_together() -> None:
+    """values.yaml's claim, class, account and env agree with the RBAC file."""
+    d = Deployment()
+    assert d.env == {"MA_K8S_PVC_NAME": d.pvc_name}  # the provider finds the claim KubeSpawner made
+    assert d.storage_class["metadata"]["name"] == d.storage_class_name
+    assert d.storage_class["allowVolumeExpansion"] is True
+    assert d.allows("", "persistentvolumeclaims", "get", True)
+    assert d.allows("", "persistentvolumeclaims", "patch", True)
+    assert not d.allows("", "persistentvolumeclaims", "delete", True)
 
 
 class TestKubernetesVolume:
@@ -245,8 +345,8 @@ class TestKubernetesVolume:
                 "volume_provider_class": "ma_notebook.storage.volumes.KubernetesVolumeProvider"
             },
             "KubernetesVolumeProvider": {
-                "pvc_name": "claim-ma-user",
-                "namespace": "jhub",
+                "pvc_name": fake_k8s.pvc_name,
+                "namespace": NAMESPACE,
                 "api_url": fake_k8s.url,
                 "token_file": str(token),
                 "poll_seconds": 0.2,
@@ -276,18 +376,35 @@ class TestKubernetesVolume:
         status, vol = await api("storage/volume")
         assert vol["capacity_gb"] == 2
 
-    async def test_limits_and_storage_class_are_checked(self, api, fake_k8s):
+    async def test_the_total_limit_is_checked_before_any_patch(self, api, fake_k8s):
         fake_k8s.pvc["status"]["capacity"]["storage"] = "4050Gi"
         status, err = await api("storage/volume/expand", method="POST", body={"increase_gb": 100})
         assert status == 400 and err["reason"] == "total_too_large", err
         assert "4,096" in err["message"] or "4096" in err["message"]
-        fake_k8s.pvc["status"]["capacity"]["storage"] = "1Gi"
-        fake_k8s.allow_expansion = False
+        assert fake_k8s.patches == []
+
+    async def test_a_class_that_cannot_grow_is_named_when_the_pod_may_read_it(self, api, fake_k8s):
+        fake_k8s.grant_storage_class_read()
+        fake_k8s.storage_class["allowVolumeExpansion"] = False
         status, vol = await api("storage/volume")
         assert vol["expandable"] is False and "does not allow volume expansion" in vol["reason"]
         status, err = await api("storage/volume/expand", method="POST", body={"increase_gb": 1})
         assert status == 409, err
         assert fake_k8s.patches == []
+
+    async def test_with_the_shipped_rbac_the_api_server_refuses_a_class_that_cannot_grow(
+        self, api, fake_k8s
+    ):
+        # The pod may not read storage classes (cluster-wide): the patch is where it shows.
+        fake_k8s.storage_class["allowVolumeExpansion"] = False
+        status, vol = await api("storage/volume")
+        assert vol["expandable"] is True, vol
+        status, task = await api("storage/volume/expand", method="POST", body={"increase_gb": 1})
+        assert status == 202, task
+        task = await wait_task(api, task["id"])
+        assert task["state"] == "failed", task
+        assert "does not allow volume expansion" in task["error"], task["error"]
+        assert "must support resize" in task["error"] and "RBAC" not in task["error"]
 
 
 class TestKubernetesVolumeFromThePodsEnvironment(TestKubernetesVolume):
@@ -295,8 +412,9 @@ class TestKubernetesVolumeFromThePodsEnvironment(TestKubernetesVolume):
 
     @pytest.fixture
     def ma_config(self, loop_workspace, fake_k8s, storage_base, monkeypatch):  # type: ignore[no-untyped-def]
-        monkeypatch.setenv("MA_K8S_PVC_NAME", "claim-ma-user")
-        monkeypatch.setenv("MA_K8S_NAMESPACE", "jhub")
+        for name, value in fake_k8s.deployment.env.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("MA_K8S_NAMESPACE", NAMESPACE)  # values.yaml: the pod's namespace
         workspace, _ = loop_workspace
         token = storage_base / "token"
         token.write_text("k8s-test-token\n")
@@ -313,13 +431,19 @@ class TestKubernetesVolumeFromThePodsEnvironment(TestKubernetesVolume):
         }
 
     async def test_a_forbidden_patch_says_which_rbac_is_missing(self, api, fake_k8s):
-        fake_k8s.forbid_patch = True
+        fake_k8s.revoke("patch")
         status, task = await api("storage/volume/expand", method="POST", body={"increase_gb": 1})
         assert status == 202, task
         task = await wait_task(api, task["id"])
         assert task["state"] == "failed"
         assert "403 Forbidden" in task["error"] and "k8s-storage-rbac.yaml" in task["error"]
-        assert "jhub/claim-ma-user" in task["error"]
+        assert f"{NAMESPACE}/{fake_k8s.pvc_name}" in task["error"]
+
+    async def test_a_claim_the_pod_may_not_read_says_which_rbac_is_missing(self, api, fake_k8s):
+        fake_k8s.revoke("get")
+        status, vol = await api("storage/volume")
+        assert status == 200
+        assert vol["expandable"] is False and "k8s-storage-rbac.yaml" in vol["reason"], vol
 
 
 def test_cli_sets_up_a_local_volume_and_grows_it_directly(storage_base):

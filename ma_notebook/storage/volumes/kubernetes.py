@@ -9,6 +9,7 @@ allow volume expansion.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -46,6 +47,14 @@ def parse_quantity(value: str) -> int:
     if not m:
         raise VolumeError(f"Cannot read the storage quantity {str(value)[:40]!r}.")
     return int(float(m.group(1)) * _UNITS[m.group(2)])
+
+
+def _status_message(e: Any) -> str:
+    """The ``message`` of the API server's Status answer, or ''."""
+    try:
+        return str(json.loads(e.body or "{}").get("message", ""))
+    except (TypeError, ValueError, AttributeError):
+        return ""
 
 
 class KubernetesVolumeProvider(VolumeProvider):
@@ -157,6 +166,10 @@ class KubernetesVolumeProvider(VolumeProvider):
             try:
                 sc = storage.read_storage_class(sc_name)
             except ApiException as e:
+                if e.status == 403:
+                    # Storage classes are cluster-wide; k8s-storage-rbac.yaml grants only the
+                    # claim. The API server checks the class when the claim is patched.
+                    return VolumeState(True, "", capacity)
                 return VolumeState(False, f"Cannot read storage class {sc_name}: {e.status}.")
             if not sc.allow_volume_expansion:
                 return VolumeState(
@@ -184,6 +197,14 @@ class KubernetesVolumeProvider(VolumeProvider):
                 _content_type="application/merge-patch+json",
             )
         except ApiException as e:
+            message = _status_message(e)
+            if e.status == 403 and "resize" in message:
+                # The PersistentVolumeClaimResize admission plugin: the class cannot grow.
+                raise VolumeError(
+                    f"The storage class of claim {self._namespace()}/{self.pvc_name} does not "
+                    f"allow volume expansion (Kubernetes: {message[:200]}). Use a class with "
+                    "allowVolumeExpansion: true (deploy/jupyterhub/k8s-storage-rbac.yaml)."
+                ) from None
             if e.status == 403:
                 raise VolumeError(
                     f"Kubernetes forbids this pod to patch its claim "
