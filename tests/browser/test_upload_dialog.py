@@ -148,6 +148,8 @@ def test_files_dropped_on_the_file_browser_join_the_queue(lab_page, lab):
     page = lab_page.page
     listing = page.locator(".jp-DirListing-content")
     listing.wait_for()
+    # ma-notebook's drop handler is in place (else JupyterLab's own uploader takes the drop).
+    page.locator('.jp-FileBrowser[data-ma-drop-queue="on"]').wait_for()
     transfer = page.evaluate_handle(
         """name => {
             const dt = new DataTransfer();

@@ -215,6 +215,7 @@ export const uploadPlugin: JupyterFrontEndPlugin<void> = {
         },
         true
       );
+      browser.node.dataset.maDropQueue = 'on'; // what tests wait for before dropping
       // Refresh the listing as uploads land in the folder it shows.
       let finished = 0;
       queue.changed.connect(() => {
