@@ -15,8 +15,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from fixtures_save_image import make_tiny_rootfs, push_base_image, record_baseline
 
-from ma_notebook.images.fsindex import decode_mountinfo_path, mount_points
+from ma_notebook.images.fsindex import decode_mountinfo_path, mount_points, read_index
 from ma_notebook.images.saver import ImageSaver, SaveError, SaveRequest, SaveSettings
 from ma_notebook.images.snapshot import d_state_processes
 
@@ -27,8 +28,11 @@ def schema(name: str) -> dict:
     return json.loads((FIXTURES / "image-schemas" / f"{name}.json").read_text())
 
 
-def apply_layer(target: Path, blob: bytes) -> None:
-    """Apply one gzip'd layer as a container runtime does (whiteouts, opaque folders)."""
+def apply_layer(target: Path, blob: bytes, attrs: bool = False) -> None:
+    """Apply one gzip'd layer as a container runtime does (whiteouts, opaque folders).
+
+    ``attrs`` keeps owners, modes and mtimes as overlayfs does (needs root).
+    """
     with tarfile.open(fileobj=io.BytesIO(gzip.decompress(blob)), mode="r:") as tar:
         for member in tar.getmembers():
             parent, name = os.path.split(member.name)
@@ -53,7 +57,7 @@ def apply_layer(target: Path, blob: bytes) -> None:
                     shutil.rmtree(path)
                 else:
                     path.unlink()
-            tar.extract(member, target, set_attrs=False, filter="fully_trusted")
+            tar.extract(member, target, set_attrs=attrs, filter="fully_trusted")
 
 
 def tree(root: Path, skip=()) -> dict[str, str]:
@@ -324,3 +328,59 @@ def test_a_process_stuck_on_a_stopped_fuse_daemon_blocks_saving(registry, tiny_b
             rclone.kill()
         if reader is not None:
             reader.wait(10)
+
+
+def layer_names(client, repo: str, digest: str) -> set[str]:
+    blob = client.get_blob(repo, digest)
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(blob)), mode="r:") as tar:
+        return set(tar.getnames())
+
+
+def test_saving_again_from_the_saved_image_saves_only_what_changed_since(registry, tmp_path):
+    """The saved image carries its own baseline: a second generation does not re-save the first."""
+    root = tmp_path / "gen0"
+    root.mkdir()
+    make_tiny_rootfs(root)
+    index = root / "opt/ma-notebook/baseline.jsonl.gz"
+    index.parent.mkdir(parents=True)
+    base_ref = f"{registry.addr}/base/tiny:1"
+    record_baseline(root, index, base_ref, "")  # the image build's last step, in the image
+    work = tmp_path / "work"
+    work.mkdir()
+    push_base_image(registry, root, "base/tiny", "1", work)
+
+    # Generation 1: the user installs a tool, then saves.
+    (root / "usr/bin/gen1-tool").write_bytes(b"one\n" * 500)
+    (root / "etc/os-release").unlink()
+    gen1 = f"{registry.addr}/org/env:1"
+    s1 = SaveSettings(root=str(root), baseline_path=str(index), work_dir=str(work))
+    ImageSaver(s1, lambda *e: None).run(SaveRequest(target=gen1))
+    client = registry.client()
+    manifest1 = json.loads(client.get_manifest("org/env", "1")[1])
+    names = layer_names(client, "org/env", manifest1["layers"][-1]["digest"])
+    assert {"usr/bin/gen1-tool", "etc/.wh.os-release", "opt/ma-notebook/baseline.jsonl.gz"} <= names
+
+    # A notebook runs generation 1 (its layers as the runtime lays them out) ...
+    running = tmp_path / "gen1"
+    running.mkdir()
+    for item in manifest1["layers"]:
+        apply_layer(running, client.get_blob("org/env", item["digest"]), attrs=True)
+    header, entries = read_index(running / "opt/ma-notebook/baseline.jsonl.gz")
+    assert header["base_image"] == gen1
+    assert "usr/bin/gen1-tool" in entries and "etc/os-release" not in entries
+    # ... and its user changes one more thing, then saves generation 2 from it.
+    (running / "usr/bin/gen2-tool").write_bytes(b"two\n" * 500)
+    gen2 = f"{registry.addr}/org/env:2"
+    s2 = SaveSettings(
+        root=str(running),
+        baseline_path=str(running / "opt/ma-notebook/baseline.jsonl.gz"),
+        work_dir=str(work),
+        image=gen1,
+    )
+    result = ImageSaver(s2, lambda *e: None).run(SaveRequest(target=gen2))
+    manifest2 = json.loads(client.get_manifest("org/env", "2")[1])
+    assert manifest2["layers"][:-1] == manifest1["layers"]  # generation 1's layers, reused
+    names = layer_names(client, "org/env", manifest2["layers"][-1]["digest"])
+    assert "usr/bin/gen2-tool" in names
+    assert not {"usr/bin/gen1-tool", "etc/.wh.os-release"} & names, names
+    assert result["reused"]["uploaded"] == 2  # the new layer and the config

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .fsindex import mount_points, read_index
+from .fsindex import Entry, entry_from_stat, mount_points, read_index, write_index
 from .registry import (
     DOCKER_CONFIG,
     DOCKER_LAYER,
@@ -33,7 +33,7 @@ from .registry import (
     is_loopback_registry,
     parse_ref,
 )
-from .snapshot import SnapshotError, d_state_processes, find_changes, write_layer
+from .snapshot import Changes, SnapshotError, d_state_processes, find_changes, write_layer
 
 GB = 1000**3
 EventSink = Callable[[str, str, str], None]
@@ -71,6 +71,8 @@ class SaveSettings:
     insecure_registries: list[str] = field(default_factory=list)
     credentials: dict[str, tuple[str, str]] = field(default_factory=dict)
     image: str = ""  # the image this container runs, in its registry (else the baseline's)
+    #: Where (a path of the container) the saved image keeps its own baseline index.
+    image_index: str = "/opt/ma-notebook/baseline.jsonl.gz"
     mountinfo: str = "/proc/self/mountinfo"
     proc: str = "/proc"
 
@@ -139,8 +141,49 @@ class ImageSaver:
             skip.add(ex if inside else os.path.join(root, ex.lstrip("/")))
         if self.s.work_dir:
             skip.add(os.path.abspath(self.s.work_dir))
+        # An index describes the image, it is no change of the user's: the layer gets the next.
+        skip.add(os.path.abspath(self.s.baseline_path))
+        skip.add(os.path.join(root, self.s.image_index.lstrip("/")))
         skip.add(os.path.abspath(self.s.baseline_path) + ".tmp")
         return skip
+
+    def _index_in_layer(self) -> str | None:
+        """Where in the layer the next index goes (relative to the root), if its folder exists."""
+        rel = os.path.normpath(self.s.image_index).lstrip("/")
+        folder = os.path.join(os.path.abspath(self.s.root), os.path.dirname(rel))
+        return rel if rel and os.path.isdir(folder) else None
+
+    def _next_index(
+        self,
+        path: str,
+        header: dict[str, Any],
+        baseline: dict[str, Entry],
+        changes: Changes,
+        target: ImageRef,
+        squash: bool,
+    ) -> None:
+        """The baseline of the saved image (this one's plus the layer), so that saving again
+        from a notebook running it saves only what changed since."""
+        entries = {} if squash else dict(baseline)
+        for rel in [*changes.deleted, *changes.opaque]:
+            if rel in changes.deleted:
+                entries.pop(rel, None)
+            below = rel + "/"
+            for key in [k for k in entries if k.startswith(below)]:
+                del entries[key]
+        for rel, st, link in changes.upserts:
+            entries[rel] = entry_from_stat(rel, st, link)
+        ordered = sorted(entries.values(), key=lambda e: e.path.split("/"))
+        next_header = {
+            k: v for k, v in header.items() if k not in ("format", "entries", "base_digest")
+        }
+        next_header.update(
+            base_image=str(target),
+            base_digest="",
+            from_image=self.s.image or str(header.get("base_image") or ""),
+            created=int(time.time()),
+        )
+        write_index(path, next_header, ordered)
 
     def _check_cancel(self) -> None:
         if self.cancel.is_set():
@@ -231,10 +274,18 @@ class ImageSaver:
                         "size",
                     )
                 self.progress.set(bytes_total=changes.bytes)
+                extra: dict[str, str] = {}
+                index_rel = self._index_in_layer()
+                if index_rel:
+                    extra[index_rel] = os.path.join(work, "baseline.jsonl.gz")
+                    self._next_index(
+                        extra[index_rel], header, baseline, changes, target, req.squash
+                    )
                 layer = write_layer(
                     os.path.abspath(self.s.root),
                     changes,
                     os.path.join(work, "layer.tar.gz"),
+                    extra=extra,
                     progress=lambda n, b: self.progress.set(bytes_written=b),
                     cancel=self.cancel,
                 )

@@ -193,6 +193,7 @@ class ImageService(Capability):
             insecure_registries=list(self.insecure_registries),
             credentials=credentials,
             image=self.image,
+            image_index=self.baseline_path,
         )
 
     def info(self) -> dict[str, Any]:

@@ -211,12 +211,19 @@ def write_layer(
     *,
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
+    extra: dict[str, str] | None = None,
 ) -> Layer:
-    """Write ``changes`` as a gzip'd layer at ``out_path``; report (entries, bytes) written."""
+    """Write ``changes`` as a gzip'd layer at ``out_path``; report (entries, bytes) written.
+
+    ``extra`` maps layer paths to files elsewhere written there as root's, mode 0644 (the next
+    baseline index).
+    """
     now = int(time.time())
     items: dict[str, tuple[str, Any]] = {}
     for rel, st, link in changes.upserts:
         items[rel] = ("entry", (st, link))
+    for rel, source in (extra or {}).items():
+        items[rel] = ("extra", source)
     for rel in changes.deleted:
         parent, name = os.path.split(rel)
         items[os.path.join(parent, WHITEOUT + name)] = ("whiteout", None)
@@ -248,6 +255,14 @@ def write_layer(
                 kind, data = items[rel]
                 if kind == "whiteout":
                     tar.addfile(_whiteout(rel, now))
+                    continue
+                if kind == "extra":
+                    info = _tarinfo(rel, os.stat(data), "", now)
+                    info.uid = info.gid = 0
+                    info.mode = 0o644
+                    with open(data, "rb") as f:
+                        tar.addfile(info, f)
+                    written += info.size
                     continue
                 st, link = data
                 info = _tarinfo(rel, st, link, now)
