@@ -352,6 +352,10 @@ def test_saving_again_from_the_saved_image_saves_only_what_changed_since(registr
     # Generation 1: the user installs a tool, then saves.
     (root / "usr/bin/gen1-tool").write_bytes(b"one\n" * 500)
     (root / "etc/os-release").unlink()
+    shutil.rmtree(root / "opt/old")  # a whole folder deleted
+    shutil.rmtree(root / "usr/lib/pkg")  # deleted and made again: opaque
+    (root / "usr/lib/pkg").mkdir()
+    (root / "usr/lib/pkg/c.py").write_text("C = 3\n")
     gen1 = f"{registry.addr}/org/env:1"
     s1 = SaveSettings(root=str(root), baseline_path=str(index), work_dir=str(work))
     ImageSaver(s1, lambda *e: None).run(SaveRequest(target=gen1))
@@ -368,6 +372,9 @@ def test_saving_again_from_the_saved_image_saves_only_what_changed_since(registr
     header, entries = read_index(running / "opt/ma-notebook/baseline.jsonl.gz")
     assert header["base_image"] == gen1
     assert "usr/bin/gen1-tool" in entries and "etc/os-release" not in entries
+    assert not [p for p in entries if p == "opt/old" or p.startswith("opt/old/")]
+    assert sorted(p for p in entries if p.startswith("usr/lib/pkg/")) == ["usr/lib/pkg/c.py"]
+    assert "opt/keep.txt" in entries and "usr/bin/tool" in entries
     # ... and its user changes one more thing, then saves generation 2 from it.
     (running / "usr/bin/gen2-tool").write_bytes(b"two\n" * 500)
     gen2 = f"{registry.addr}/org/env:2"
@@ -382,5 +389,6 @@ def test_saving_again_from_the_saved_image_saves_only_what_changed_since(registr
     assert manifest2["layers"][:-1] == manifest1["layers"]  # generation 1's layers, reused
     names = layer_names(client, "org/env", manifest2["layers"][-1]["digest"])
     assert "usr/bin/gen2-tool" in names
-    assert not {"usr/bin/gen1-tool", "etc/.wh.os-release"} & names, names
+    assert not {"usr/bin/gen1-tool", "etc/.wh.os-release", "opt/.wh.old"} & names, names
+    assert not [n for n in names if n.startswith("usr/lib/pkg")], names
     assert result["reused"]["uploaded"] == 2  # the new layer and the config

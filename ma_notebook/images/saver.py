@@ -164,13 +164,20 @@ class ImageSaver:
     ) -> None:
         """The baseline of the saved image (this one's plus the layer), so that saving again
         from a notebook running it saves only what changed since."""
-        entries = {} if squash else dict(baseline)
-        for rel in [*changes.deleted, *changes.opaque]:
-            if rel in changes.deleted:
-                entries.pop(rel, None)
-            below = rel + "/"
-            for key in [k for k in entries if k.startswith(below)]:
-                del entries[key]
+        gone = set(changes.deleted)
+        cleared = gone | set(changes.opaque)  # folders whose former entries all went
+
+        def kept(path: str) -> bool:
+            if path in gone:
+                return False
+            parent = os.path.dirname(path)
+            while parent:  # one look per ancestor: deletions can be many, the index ~10^5
+                if parent in cleared:
+                    return False
+                parent = os.path.dirname(parent)
+            return True
+
+        entries = {} if squash else {k: v for k, v in baseline.items() if kept(k)}
         for rel, st, link in changes.upserts:
             entries[rel] = entry_from_stat(rel, st, link)
         ordered = sorted(entries.values(), key=lambda e: e.path.split("/"))
