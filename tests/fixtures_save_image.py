@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import os
 import shutil
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +19,7 @@ from ma_notebook.images.registry import (
     DOCKER_CONFIG,
     DOCKER_LAYER,
     DOCKER_MANIFEST,
+    RegistryClient,
     file_chunks,
 )
 from ma_notebook.images.snapshot import Changes, write_layer
@@ -32,6 +36,14 @@ def registry(tmp_path: Path) -> Iterator[Registry]:
         yield started
     finally:
         started.stop()
+
+
+def top_layer_names(client: RegistryClient, repo: str, reference: str) -> set[str]:
+    """The entry names of an image's newest layer."""
+    manifest = json.loads(client.get_manifest(repo, reference)[1])
+    blob = client.get_blob(repo, manifest["layers"][-1]["digest"])
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(blob)), mode="r:") as tar:
+        return set(tar.getnames())
 
 
 def make_tiny_rootfs(root: Path) -> None:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
 import secrets
 import subprocess
-import tarfile
 import time
 import urllib.request
 
-from fixtures_save_image import Registry
+from fixtures_save_image import Registry, top_layer_names
 from ma_fixtures import free_port, wait_for_http
 
 
@@ -60,15 +57,6 @@ def save(port: int, token: str, name: str, tag: str) -> dict:
     return task
 
 
-def layer_names(registry: Registry, repo: str, tag: str) -> list[str]:
-    """The entries of an image's top layer."""
-    client = registry.client()
-    manifest = json.loads(client.get_manifest(repo, tag)[1])
-    blob = client.get_blob(repo, manifest["layers"][-1]["digest"])
-    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(blob)), mode="r:") as tar:
-        return tar.getnames()
-
-
 def test_save_from_inside_the_notebook_container_and_run_the_saved_image(
     docker_daemon, notebook_base_image, registry, tmp_path
 ):
@@ -94,7 +82,7 @@ def test_save_from_inside_the_notebook_container_and_run_the_saved_image(
         listing = docker("run", "--rm", "--entrypoint", "ls", saved, "-A", "/home/ma-user/work")
         assert "notebook.ipynb" not in listing
         # The new layer holds no workspace entries and no server runtime secrets.
-        top = layer_names(registry, "team/saved", "1")
+        top = top_layer_names(registry.client(), "team/saved", "1")
         assert "home/ma-user/installed.txt" in top
         assert not [n for n in top if n.startswith("home/ma-user/work/")]
         assert not [n for n in top if "/jupyter/runtime/" in n or n.startswith("proc/")]
@@ -106,7 +94,7 @@ def test_save_from_inside_the_notebook_container_and_run_the_saved_image(
         docker("exec", name, "sh", "-c", "echo second > /home/ma-user/installed-2.txt")
         task = save(port, token, "saved", "2")
         assert task["result"]["reused"]["uploaded"] == 2
-        top = layer_names(registry, "team/saved", "2")
+        top = top_layer_names(registry.client(), "team/saved", "2")
         assert "home/ma-user/installed-2.txt" in top
         assert "home/ma-user/installed.txt" not in top  # generation 1's change is not saved again
         out = docker("run", "--rm", "--entrypoint", "cat", again, "/home/ma-user/installed.txt")

@@ -15,7 +15,12 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from fixtures_save_image import make_tiny_rootfs, push_base_image, record_baseline
+from fixtures_save_image import (
+    make_tiny_rootfs,
+    push_base_image,
+    record_baseline,
+    top_layer_names,
+)
 
 from ma_notebook.images.fsindex import decode_mountinfo_path, mount_points, read_index
 from ma_notebook.images.saver import ImageSaver, SaveError, SaveRequest, SaveSettings
@@ -330,12 +335,6 @@ def test_a_process_stuck_on_a_stopped_fuse_daemon_blocks_saving(registry, tiny_b
             reader.wait(10)
 
 
-def layer_names(client, repo: str, digest: str) -> set[str]:
-    blob = client.get_blob(repo, digest)
-    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(blob)), mode="r:") as tar:
-        return set(tar.getnames())
-
-
 def test_saving_again_from_the_saved_image_saves_only_what_changed_since(registry, tmp_path):
     """The saved image carries its own baseline: a second generation does not re-save the first."""
     root = tmp_path / "gen0"
@@ -361,7 +360,7 @@ def test_saving_again_from_the_saved_image_saves_only_what_changed_since(registr
     ImageSaver(s1, lambda *e: None).run(SaveRequest(target=gen1))
     client = registry.client()
     manifest1 = json.loads(client.get_manifest("org/env", "1")[1])
-    names = layer_names(client, "org/env", manifest1["layers"][-1]["digest"])
+    names = top_layer_names(client, "org/env", "1")
     assert {"usr/bin/gen1-tool", "etc/.wh.os-release", "opt/ma-notebook/baseline.jsonl.gz"} <= names
 
     # A notebook runs generation 1 (its layers as the runtime lays them out) ...
@@ -387,7 +386,7 @@ def test_saving_again_from_the_saved_image_saves_only_what_changed_since(registr
     result = ImageSaver(s2, lambda *e: None).run(SaveRequest(target=gen2))
     manifest2 = json.loads(client.get_manifest("org/env", "2")[1])
     assert manifest2["layers"][:-1] == manifest1["layers"]  # generation 1's layers, reused
-    names = layer_names(client, "org/env", manifest2["layers"][-1]["digest"])
+    names = top_layer_names(client, "org/env", "2")
     assert "usr/bin/gen2-tool" in names
     assert not {"usr/bin/gen1-tool", "etc/.wh.os-release", "opt/.wh.old"} & names, names
     assert not [n for n in names if n.startswith("usr/lib/pkg")], names

@@ -288,13 +288,13 @@ class RegistryClient:
             timeout=timeout,
         )
 
-    def _head(self, swr: SwrPath, push: bool = False) -> Any:
-        """The tag's manifest response (HEAD), or None when the registry has no such tag."""
+    def _head(self, swr: SwrPath) -> Any:
+        """The tag's manifest response (HEAD, with push rights), or None when there is no tag."""
         try:
             resp = self.client.request(
                 "HEAD",
                 f"/v2/{swr.repository}/manifests/{swr.tag}",
-                scope=self.client.scope(swr.repository, push),
+                scope=self.client.scope(swr.repository, True),
                 ok=(200, 404),
                 headers={"Accept": MANIFEST_TYPES},
             )
@@ -325,7 +325,7 @@ class RegistryClient:
 
     def delete(self, swr: SwrPath) -> bool:
         """Delete the tag's manifest (the registry must allow deletes); False when absent."""
-        resp = self._head(swr, push=True)
+        resp = self._head(swr)
         if resp is None:
             return False
         digest = resp.headers.get("Docker-Content-Digest", "")
